@@ -1,0 +1,55 @@
+import t from 'tap';
+import {
+  isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidLabelValue, isValidPathSegmentName,
+  validateLabels, validateAnnotations, validateObjectMeta, nameIsDNSLabel,
+} from '../../../api/validation.ts';
+import { errors } from '../../../api/errors.ts';
+
+t.test('DNS-1123 labels and subdomains', async (t) => {
+  for (const ok of ['a', 'web', 'my-name', '123-abc', 'a'.repeat(63)]) t.same(isDNS1123Label(ok), [], ok);
+  for (const bad of ['', 'Web', '-a', 'a-', 'a.b', 'a_b', 'a'.repeat(64)]) t.ok(isDNS1123Label(bad).length, bad);
+  t.same(isDNS1123Label('Web'), ["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]);
+  t.same(isDNS1123Label('a'.repeat(64)), ['must be no more than 63 characters']);
+  for (const ok of ['example.com', 'a.b-c.d', 'x']) t.same(isDNS1123Subdomain(ok), [], ok);
+  for (const bad of ['Example.com', 'a..b', '.a', 'a.', 'a'.repeat(254)]) t.ok(isDNS1123Subdomain(bad).length, bad);
+  t.match(isDNS1123Subdomain('A')[0], /^a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character \(e.g. 'example.com', regex used/);
+});
+
+t.test('qualified names and label values', async (t) => {
+  for (const ok of ['app', 'MyName', 'my.name', 'app.kubernetes.io/name', 'kubernetes.io/os', 'a_b']) t.same(isQualifiedName(ok), [], ok);
+  t.same(isQualifiedName('/a'), ['prefix part must be non-empty']);
+  t.same(isQualifiedName('a/'), ['name part must be non-empty', isQualifiedName('-')[0]]);
+  t.match(isQualifiedName('a/b/c')[0], /with an optional DNS subdomain prefix and '\/'/);
+  t.match(isQualifiedName('Bad_/x')[0], /^prefix part a lowercase RFC 1123 subdomain/);
+  t.same(isQualifiedName('a'.repeat(64)).slice(0, 1), ['name part must be no more than 63 characters']);
+  for (const ok of ['', 'v1', 'my_value', '12345', 'A.b-C']) t.same(isValidLabelValue(ok), [], ok);
+  for (const bad of ['-a', 'a b', 'a/b', 'x'.repeat(64)]) t.ok(isValidLabelValue(bad).length, bad);
+  t.same(isValidPathSegmentName('..'), ["may not be '..'"]);
+  t.same(isValidPathSegmentName('a/b%'), ["may not contain '/'", "may not contain '%'"]);
+});
+
+t.test('label and annotation maps give causes with the field', async (t) => {
+  const causes = validateLabels({ good: 'yes', 'bad key!': 'v', k: 'bad value!' });
+  t.equal(causes.length, 2);
+  t.same(causes.map((c) => c.field), ['metadata.labels', 'metadata.labels']);
+  t.match(causes[0].message, /^Invalid value: "bad key!": name part must consist of/);
+  t.match(causes[1].message, /^Invalid value: "bad value!": a valid label must be an empty string/);
+  t.same(validateLabels({ n: 5 }).map((c) => c.reason), ['FieldValueInvalid']);
+  t.same(validateAnnotations({ 'Example.com/Some-Key': 'x'.repeat(1000) }), [], 'keys are lower-cased before checking');
+  const big = validateAnnotations({ a: 'x'.repeat(256 * 1024) });
+  t.same(big, [{ reason: 'FieldValueTooLong', field: 'metadata.annotations', message: 'Too long: may not be more than 262144 bytes' }]);
+});
+
+t.test('object meta', async (t) => {
+  t.same(validateObjectMeta({ name: 'web', namespace: 'default' }, { namespaced: true }), []);
+  t.same(validateObjectMeta({ generateName: 'web-', namespace: 'default' }, { namespaced: true }), []);
+  const missing = validateObjectMeta({ namespace: 'default' }, { namespaced: true });
+  t.same(missing, [{ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
+  const bad = validateObjectMeta({ name: 'Web_1' }, { namespaced: true });
+  t.same(bad.map((c) => c.field), ['metadata.name', 'metadata.namespace']);
+  const err = errors.invalid('Pod', 'Web_1', bad);
+  t.match(err.message, /^Pod "Web_1" is invalid: metadata.name: Invalid value: "Web_1": a lowercase RFC 1123 subdomain/);
+  t.same(validateObjectMeta({ name: 'n', namespace: 'x' }, { namespaced: false }).map((c) => c.reason), ['FieldValueForbidden']);
+  t.same(validateObjectMeta({ name: 'a.b' }, { namespaced: false, validateName: nameIsDNSLabel }).map((c) => c.field), ['metadata.name']);
+  t.same(validateObjectMeta('x', { namespaced: false }).map((c) => c.field), ['metadata']);
+});
