@@ -1,0 +1,243 @@
+// Test harness: a real containerd with its own config, root, state, socket, CNI config, bridge and
+// cgroup parent, running inside a network namespace made for the test (a "node"). Reusable by any
+// integration test that needs a container runtime. Everything it makes is removed by stop().
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CriClient } from '../../../agent/cri/client.ts';
+import { buildImages, PAUSE_IMAGE } from '../../../agent/images/build.ts';
+import { importImages } from '../../../agent/images/import.ts';
+
+const run = promisify(execFile);
+export const HARNESS_ROOT = '/var/lib/kts-test';
+const CGROUP_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified'];
+
+export interface ContainerdNodeOptions {
+  /** Write a bridge+host-local CNI config (default true). Off when the kubelet under test writes its own. */
+  writeCni?: boolean;
+  /** Import the pause and busybox images (default true). */
+  images?: boolean;
+}
+
+export interface ContainerdNode {
+  suffix: string;
+  netns: string;
+  dir: string;
+  socket: string;
+  /** unix:///abs/path form for CRI clients. */
+  endpoint: string;
+  cniConfDir: string;
+  cniNetworkName: string;
+  podCidr: string;
+  podGateway: string;
+  bridge: string;
+  /** Per-node cgroup parent root, e.g. /kts-test-ab12cd (P4 in linux-host-facts). */
+  cgroupParent: string;
+  containerdPid: number;
+  logFile: string;
+  /** Run a command inside the node's network namespace. */
+  exec(cmd: string, args: string[], opts?: { timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+function cniConflist(name: string, bridge: string, subnet: string, gateway: string, ipamDir: string): string {
+  return JSON.stringify({
+    cniVersion: '0.4.0', name,
+    plugins: [
+      { type: 'bridge', bridge, isGateway: true, ipMasq: false, hairpinMode: true,
+        ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet, gateway }]], routes: [{ dst: '0.0.0.0/0' }] } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'loopback' },
+    ],
+  }, null, 2);
+}
+
+export function containerdConfig(dir: string, cniConfDir: string, sandboxImage = PAUSE_IMAGE): string {
+  return `version = 2
+root = "${dir}/root"
+state = "${dir}/state"
+[grpc]
+  address = "${dir}/containerd.sock"
+[ttrpc]
+  address = "${dir}/containerd.sock.ttrpc"
+[debug]
+  address = "${dir}/debug.sock"
+  level = "info"
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${sandboxImage}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_apparmor = true
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        BinaryName = "/usr/sbin/runc"
+        Root = "${dir}/runc"
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "${cniConfDir}"
+    max_conf_num = 1
+`;
+}
+
+// `ip netns exec` gives a private mount namespace with a fresh /sys, so the cgroup hierarchies
+// must be mounted again before containerd and runc can find them (P3 in linux-host-facts).
+const CGROUP_REMOUNT = `set -e
+mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
+  mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+done
+mkdir -p /sys/fs/cgroup/systemd; mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+mkdir -p /sys/fs/cgroup/unified; mount -t cgroup2 none /sys/fs/cgroup/unified
+`;
+
+/** The shell prologue that makes cgroups visible inside `ip netns exec`; other harnesses may reuse it. */
+export function cgroupRemountScript(): string {
+  return CGROUP_REMOUNT;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let tail = '';
+  if (logFile) tail = (await run('tail', ['-n', '30', logFile]).catch(() => ({ stdout: '' }))).stdout;
+  throw new Error(`timed out waiting for ${what}${tail ? `\n${tail}` : ''}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function killPid(pid: number, graceMs: number): Promise<void> {
+  if (!alive(pid)) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pid)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Removes a cgroup subtree depth-first in every v1 hierarchy of the host. */
+export async function removeCgroupTree(parent: string): Promise<void> {
+  for (const ctl of CGROUP_CONTROLLERS) {
+    await rmCgroupDir(path.join('/sys/fs/cgroup', ctl, parent));
+  }
+}
+async function rmCgroupDir(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) await rmCgroupDir(path.join(dir, e.name));
+  }
+  for (let i = 0; i < 50; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await new Promise((r) => setTimeout(r, 100)); // EBUSY while the last task exits
+    }
+  }
+}
+
+export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Promise<ContainerdNode> {
+  const suffix = randomBytes(3).toString('hex');
+  const netns = `kts-${suffix}`;
+  const dir = path.join(HARNESS_ROOT, suffix);
+  const cniConfDir = path.join(dir, 'cni', 'net.d');
+  const bridge = `ktsbr${suffix}`;
+  const a = 16 + (randomBytes(1)[0]! % 200);
+  const b = randomBytes(1)[0]!;
+  const podCidr = `10.${a}.${b}.0/24`;
+  const podGateway = `10.${a}.${b}.1`;
+  const cgroupParent = `/kts-test-${suffix}`;
+  const cniNetworkName = `kts-${suffix}`;
+  const logFile = path.join(dir, 'containerd.log');
+  const socket = path.join(dir, 'containerd.sock');
+  let containerdPid = 0;
+  let client: CriClient | undefined;
+
+  const exec = async (cmd: string, args: string[], o: { timeoutMs?: number } = {}) =>
+    run('ip', ['netns', 'exec', netns, cmd, ...args], { timeout: o.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 });
+
+  const stop = async (): Promise<void> => {
+    // Pods first, so shims exit and CNI releases addresses; then the daemon, stragglers in the netns, cgroups, files.
+    if (client && containerdPid && alive(containerdPid)) {
+      try {
+        for (const s of await client.listPodSandbox()) {
+          await client.stopPodSandbox(s.id).catch(() => {});
+          await client.removePodSandbox(s.id).catch(() => {});
+        }
+      } catch { /* runtime already gone */ }
+    }
+    client?.close();
+    if (containerdPid) await killPid(containerdPid, 5000);
+    const pids = await run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
+    for (const pid of pids) await killPid(pid, 2000);
+    await removeCgroupTree(cgroupParent);
+    await run('ip', ['netns', 'del', netns]).catch(() => {});
+    for (const f of await readdir('/var/lib/cni/results').catch(() => [] as string[])) {
+      if (f.startsWith(`${cniNetworkName}-`)) await rm(path.join('/var/lib/cni/results', f), { force: true });
+    }
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  };
+
+  try {
+    await mkdir(cniConfDir, { recursive: true });
+    await run('ip', ['netns', 'add', netns]);
+    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir));
+    if (opts.writeCni !== false) {
+      await writeFile(path.join(cniConfDir, '10-kts.conflist'),
+        cniConflist(cniNetworkName, bridge, podCidr, podGateway, path.join(dir, 'cni', 'ipam')));
+    }
+    const script = `${CGROUP_REMOUNT}exec containerd --config ${dir}/config.toml\n`;
+    await writeFile(path.join(dir, 'start-containerd.sh'), script, { mode: 0o755 });
+    const fd = openSync(logFile, 'a');
+    const child = spawn('ip', ['netns', 'exec', netns, 'bash', path.join(dir, 'start-containerd.sh')],
+      { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    child.unref();
+    containerdPid = child.pid ?? 0;
+    client = new CriClient(`unix://${socket}`, { timeoutMs: 60_000 });
+    const c = client;
+    await waitFor('containerd CRI to answer', async () => {
+      if (!alive(containerdPid)) throw new Error('containerd exited');
+      await c.version();
+      return true;
+    }, 30_000, logFile);
+    if (opts.images !== false) {
+      const imgDir = path.join(dir, 'images');
+      await buildImages(imgDir);
+      await importImages(socket, imgDir);
+    }
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+
+  return {
+    suffix, netns, dir, socket, endpoint: `unix://${socket}`, cniConfDir, cniNetworkName, podCidr, podGateway, bridge,
+    cgroupParent, containerdPid, logFile, exec, stop,
+  };
+}
