@@ -1,0 +1,28 @@
+// Turning a request body into a JSON value, with errors that say what is wrong.
+import { ApiError, errors } from '../../../api/errors.ts';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function parseJsonBody(body: Buffer, what: string): Json {
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw errors.badRequest(`${what}: the request body is empty`);
+  try {
+    return JSON.parse(text) as Json;
+  } catch (e) {
+    throw errors.badRequest(`${what}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** upstream answers 422 Invalid (reason Invalid, no causes) when a well-formed patch cannot be applied */
+export function unprocessable(message: string): ApiError {
+  return new ApiError('Invalid', message);
+}
+
+export function deepClone<T>(v: T): T {
+  return v === undefined ? v : structuredClone(v);
+}
