@@ -1,0 +1,243 @@
+// Pure renderer: ProxyState -> one iptables-restore payload with upstream kube-proxy's chain layout.
+// A full render declares (and so flushes) every chain it owns; a partial render (opts.changed set) writes only
+// the chains of the changed service ports, plus the shared chains whose content differs from the last sync.
+import type { EndpointInfo, ProxyState, ServicePortInfo } from '../types.ts';
+import { categorize } from '../endpointschangetracker.ts';
+import { endpointChain, externalChain, localServiceChain, serviceChain } from '../hash.ts';
+
+export const chains = {
+  services: 'KUBE-SERVICES',
+  externalServices: 'KUBE-EXTERNAL-SERVICES',
+  nodePorts: 'KUBE-NODEPORTS',
+  postrouting: 'KUBE-POSTROUTING',
+  markMasq: 'KUBE-MARK-MASQ',
+  forward: 'KUBE-FORWARD',
+} as const;
+
+/** Jump rules from the built-in chains, ensured with -C / -I outside the payload (as upstream). */
+export const jumpRules: { table: 'nat' | 'filter'; chain: string; args: string[] }[] = [
+  { table: 'nat', chain: 'PREROUTING', args: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
+  { table: 'nat', chain: 'OUTPUT', args: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
+  { table: 'nat', chain: 'POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', chains.postrouting] },
+  { table: 'filter', chain: 'INPUT', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', chains.externalServices] },
+  { table: 'filter', chain: 'FORWARD', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes externally-visible service portals', '-j', chains.externalServices] },
+  { table: 'filter', chain: 'FORWARD', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
+  { table: 'filter', chain: 'OUTPUT', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
+  { table: 'filter', chain: 'FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules', '-j', chains.forward] },
+];
+
+export interface RenderOptions {
+  /** Service port keys whose chains must be rewritten. Absent: full sync, every chain is written. */
+  changed?: Set<string>;
+  /** Per-service chains (nat) present after the previous successful sync: the ones no longer used get -X. */
+  previousChains?: Set<string>;
+  /** Content of the shared chains after the previous successful sync ("table/chain" -> rules). */
+  previousShared?: Map<string, string>;
+}
+
+export interface RenderResult {
+  payload: string;
+  /** Per-service nat chains (KUBE-SVC/SVL/EXT/SEP) that exist once this payload is applied. */
+  serviceChains: Set<string>;
+  /** Content of each shared chain as rendered. */
+  shared: Map<string, string>;
+  stats: { servicePorts: number; chainsWritten: number; chainsDeleted: number; natRules: number; filterRules: number };
+}
+
+function q(s: string): string {
+  return `"${s}"`;
+}
+
+function proto(p: string): string {
+  return p.toLowerCase();
+}
+
+export function markHex(bit: number): string {
+  return `0x${(1 << bit).toString(16)}`;
+}
+
+/** Rules that spread traffic from `chain` over `endpoints` (with ClientIP affinity when asked). */
+function endpointJumps(out: string[], svc: ServicePortInfo, chain: string, endpoints: EndpointInfo[]): void {
+  const p = proto(svc.protocol);
+  if (svc.affinitySeconds > 0) {
+    for (const ep of endpoints) {
+      const sep = endpointChain(svc.key, p, `${ep.ip}:${ep.port}`);
+      out.push(`-A ${chain} -m comment --comment ${q(`${svc.key} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sep} --rcheck --seconds ${svc.affinitySeconds} --reap -j ${sep}`);
+    }
+  }
+  const n = endpoints.length;
+  endpoints.forEach((ep, i) => {
+    const sep = endpointChain(svc.key, p, `${ep.ip}:${ep.port}`);
+    const stat = i < n - 1 ? ` -m statistic --mode random --probability ${(1 / (n - i)).toFixed(10)}` : '';
+    out.push(`-A ${chain} -m comment --comment ${q(`${svc.key} -> ${ep.ip}:${ep.port}`)}${stat} -j ${sep}`);
+  });
+}
+
+interface Tables {
+  natChains: string[];
+  natRules: string[];
+  filterChains: string[];
+  filterRules: string[];
+}
+
+export function render(state: ProxyState, opts: RenderOptions = {}): RenderResult {
+  const full = opts.changed === undefined;
+  const node = state.node;
+  const mark = markHex(node.masqueradeBit);
+  const t: Tables = { natChains: [], natRules: [], filterChains: [], filterRules: [] };
+  const serviceChains = new Set<string>();
+  // Shared chains are built in full every time (cheap) and written only when new or different.
+  const natServices: string[] = [];
+  const natNodePorts: string[] = [];
+  const filterServices: string[] = [];
+  const filterExternal: string[] = [];
+  let chainsWritten = 0;
+
+  for (const svc of state.services.values()) {
+    const p = proto(svc.protocol);
+    const all = state.endpoints.get(svc.key) ?? [];
+    const { cluster, local } = categorize(all);
+    const hasExternal = svc.nodePort !== 0 || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
+    const svcChain = serviceChain(svc.key, p);
+    const svlChain = localServiceChain(svc.key, p);
+    const extChain = externalChain(svc.key, p);
+    const usesCluster = cluster.length > 0 && (!svc.internalPolicyLocal || hasExternal);
+    const usesLocal = local.length > 0 && (svc.internalPolicyLocal || svc.externalPolicyLocal);
+    const internalChain = svc.internalPolicyLocal ? svlChain : svcChain;
+    const externalPolicyChain = svc.externalPolicyLocal ? svlChain : svcChain;
+    const hasInternalEndpoints = (svc.internalPolicyLocal ? local : cluster).length > 0;
+    const hasExternalEndpoints = (svc.externalPolicyLocal ? local : cluster).length > 0;
+    const hasEndpoints = cluster.length > 0 || local.length > 0;
+    const usesExternalChain = hasEndpoints && hasExternal;
+    const write = full || opts.changed!.has(svc.key);
+    const own: string[] = [];
+    const ownChains: string[] = [];
+    const chain = (name: string) => { serviceChains.add(name); if (write) ownChains.push(name); };
+
+    // Cluster IP.
+    const cipArgs = `-m comment --comment ${q(`${svc.key} cluster IP`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port}`;
+    if (hasInternalEndpoints) {
+      natServices.push(`-A ${chains.services} ${cipArgs} -j ${internalChain}`);
+      if (write) {
+        if (node.masqueradeAll) own.push(`-A ${internalChain} ${cipArgs} -j ${chains.markMasq}`);
+        else if (node.clusterCIDR) own.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${cipArgs} -j ${chains.markMasq}`);
+      }
+    } else {
+      const [why, target] = hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
+      filterServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${why}`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port} -j ${target}`);
+    }
+
+    // External addresses: externalIPs, load balancer IPs, node ports.
+    const [extWhy, extTarget] = svc.externalPolicyLocal && hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
+    for (const [ips, what] of [[svc.externalIPs, 'external IP'], [svc.loadBalancerIPs, 'loadbalancer IP']] as const) {
+      for (const ip of ips) {
+        if (usesExternalChain) natServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${what}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extChain}`);
+        if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extTarget}`);
+      }
+    }
+    if (svc.nodePort !== 0) {
+      if (usesExternalChain) natNodePorts.push(`-A ${chains.nodePorts} -m comment --comment ${q(svc.key)} -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extChain}`);
+      if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extTarget}`);
+    }
+
+    if (usesExternalChain) {
+      chain(extChain);
+      if (write) {
+        if (!svc.externalPolicyLocal) {
+          own.push(`-A ${extChain} -m comment --comment ${q(`masquerade traffic for ${svc.key} external destinations`)} -j ${chains.markMasq}`);
+        } else {
+          // Pods and the node itself reach an external address through any endpoint (short circuit), as upstream.
+          if (node.clusterCIDR) own.push(`-A ${extChain} -s ${node.clusterCIDR} -m comment --comment ${q(`pod traffic for ${svc.key} external destinations`)} -j ${svcChain}`);
+          own.push(`-A ${extChain} -m comment --comment ${q(`masquerade LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.markMasq}`);
+          own.push(`-A ${extChain} -m comment --comment ${q(`route LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`);
+        }
+        if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
+      }
+    }
+
+    if (usesCluster) {
+      chain(svcChain);
+      if (write) endpointJumps(own, svc, svcChain, cluster);
+    }
+    if (usesLocal) {
+      chain(svlChain);
+      if (write) endpointJumps(own, svc, svlChain, local);
+    }
+
+    // One KUBE-SEP chain per endpoint reachable through either policy chain.
+    const reachable = new Map<string, EndpointInfo>();
+    if (usesCluster) for (const ep of cluster) reachable.set(`${ep.ip}:${ep.port}`, ep);
+    if (usesLocal) for (const ep of local) reachable.set(`${ep.ip}:${ep.port}`, ep);
+    for (const [id, ep] of reachable) {
+      const sep = endpointChain(svc.key, p, id);
+      chain(sep);
+      if (write) {
+        own.push(`-A ${sep} -m comment --comment ${q(svc.key)} -s ${ep.ip}/32 -j ${chains.markMasq}`);
+        const affinity = svc.affinitySeconds > 0 ? ` -m recent --name ${sep} --set` : '';
+        own.push(`-A ${sep} -m comment --comment ${q(svc.key)}${affinity} -p ${p} -m ${p} -j DNAT --to-destination ${id}`);
+      }
+    }
+    if (write) {
+      for (const c of ownChains) t.natChains.push(`:${c} - [0:0]`);
+      chainsWritten += ownChains.length;
+      for (const r of own) t.natRules.push(r);
+    }
+  }
+
+  // Node ports: on every local address, or on the addresses inside --nodeport-addresses. Must be last.
+  if (node.nodePortAddresses.length === 0) {
+    natServices.push(`-A ${chains.services} -m comment --comment ${q('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -m addrtype --dst-type LOCAL -j ${chains.nodePorts}`);
+  } else {
+    for (const cidr of node.nodePortAddresses) {
+      natServices.push(`-A ${chains.services} -m comment --comment ${q('kubernetes service nodeports; NOTE: this must be the last rule in this chain')} -d ${cidr} -m addrtype --dst-type LOCAL -j ${chains.nodePorts}`);
+    }
+  }
+
+  const shared = new Map<string, string>();
+  const sharedChain = (table: 'nat' | 'filter', name: string, rules: string[]) => {
+    const body = rules.join('\n');
+    shared.set(`${table}/${name}`, body);
+    if (!full && opts.previousShared?.get(`${table}/${name}`) === body) return;
+    const [cs, rs] = table === 'nat' ? [t.natChains, t.natRules] : [t.filterChains, t.filterRules];
+    cs.push(`:${name} - [0:0]`);
+    for (const r of rules) rs.push(r);
+  };
+  sharedChain('filter', chains.services, filterServices);
+  sharedChain('filter', chains.externalServices, filterExternal);
+  sharedChain('filter', chains.forward, [
+    `-A ${chains.forward} -m conntrack --ctstate INVALID -j DROP`,
+    `-A ${chains.forward} -m comment --comment ${q('kubernetes forwarding rules')} -m mark --mark ${mark}/${mark} -j ACCEPT`,
+    `-A ${chains.forward} -m comment --comment ${q('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  ]);
+  sharedChain('nat', chains.services, natServices);
+  sharedChain('nat', chains.nodePorts, natNodePorts);
+  sharedChain('nat', chains.postrouting, [
+    `-A ${chains.postrouting} -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    `-A ${chains.postrouting} -j MARK --xor-mark ${mark}`,
+    `-A ${chains.postrouting} -m comment --comment ${q('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
+  ]);
+  sharedChain('nat', chains.markMasq, [`-A ${chains.markMasq} -j MARK --or-mark ${mark}`]);
+
+  // Chains of the previous sync that no state uses any more: flush (declare) and delete.
+  let chainsDeleted = 0;
+  const deletions: string[] = [];
+  for (const c of opts.previousChains ?? []) {
+    if (serviceChains.has(c)) continue;
+    t.natChains.push(`:${c} - [0:0]`);
+    deletions.push(`-X ${c}`);
+    chainsDeleted++;
+  }
+
+  const parts: string[] = [];
+  if (t.filterChains.length > 0) parts.push('*filter', ...t.filterChains, ...t.filterRules, 'COMMIT');
+  if (t.natChains.length > 0) parts.push('*nat', ...t.natChains, ...t.natRules, ...deletions, 'COMMIT');
+  return {
+    payload: parts.length > 0 ? parts.join('\n') + '\n' : '',
+    serviceChains,
+    shared,
+    stats: {
+      servicePorts: state.services.size, chainsWritten, chainsDeleted,
+      natRules: t.natRules.length, filterRules: t.filterRules.length,
+    },
+  };
+}
