@@ -12,7 +12,7 @@ t.test('merge patch (RFC 7386)', async (t) => {
   t.same(r.data, { x: '1', y: '2' });
   t.same(r.list, [3], 'lists are replaced');
   t.same(patch('application/merge-patch+json; charset=utf-8', cm(), { spec: { replicas: 5 } }).spec, { replicas: 5 });
-  t.throws(() => patch('application/merge-patch+json', cm(), [1]), { reason: 'BadRequest' }, 'BadRequest');
+  t.throws(() => patch('application/merge-patch+json', cm(), [1]), { reason: 'BadRequest', code: 400 });
   t.throws(() => patch('application/merge-patch+json', cm(), 'not json'), { reason: 'BadRequest', message: /invalid JSON/ });
   t.throws(() => patch('application/merge-patch+json', cm(), ''), { reason: 'BadRequest', message: /empty/ });
 });
@@ -38,8 +38,8 @@ t.test('json patch (RFC 6902)', async (t) => {
   t.throws(() => patch('application/json-patch+json', cm(), [{ op: 'frobnicate', path: '/a' }]), { code: 422, message: /Unexpected kind/ });
   t.throws(() => patch('application/json-patch+json', cm(), [{ op: 'add', path: '/a' }]), { code: 422, message: /value/ });
   t.throws(() => patch('application/json-patch+json', cm(), { op: 'add' }), { reason: 'BadRequest', message: /array/ });
-  t.throws(() => patch('application/json-patch+json', cm(), [7]), { reason: 'BadRequest' }, 'BadRequest');
-  t.throws(() => patch('application/json-patch+json', cm(), '[{'), { reason: 'BadRequest' }, 'BadRequest');
+  t.throws(() => patch('application/json-patch+json', cm(), [7]), { reason: 'BadRequest', code: 400 });
+  t.throws(() => patch('application/json-patch+json', cm(), '[{'), { reason: 'BadRequest', code: 400 });
   t.throws(() => patch('application/json-patch+json', cm(), [{ op: 'add', path: '/__proto__/x', value: 1 }]), { code: 422 });
   const ops = Array.from({ length: 10001 }, () => ({ op: 'test', path: '/kind', value: 'ConfigMap' }));
   t.throws(() => patch('application/json-patch+json', cm(), ops), { reason: 'RequestEntityTooLarge', code: 413 });
@@ -48,7 +48,7 @@ t.test('json patch (RFC 6902)', async (t) => {
 t.test('content types and missing objects', async (t) => {
   t.throws(() => patch('application/xml', cm(), {}), { reason: 'UnsupportedMediaType', code: 415 });
   t.throws(() => patch('application/merge-patch+json', undefined, {}), { reason: 'NotFound', code: 404, message: 'configmaps "c" not found' });
-  t.throws(() => patch('application/json-patch+json', undefined, []), { reason: 'NotFound' }, 'NotFound');
+  t.throws(() => patch('application/json-patch+json', undefined, []), { reason: 'NotFound', code: 404 });
   const cur = cm();
   const before = JSON.stringify(cur);
   patch('application/json-patch+json', cur, [{ op: 'remove', path: '/data' }]);
