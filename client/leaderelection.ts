@@ -119,7 +119,7 @@ export class LeaderElector {
 
   private async attempt(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
     try {
-      return await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, timeoutMs))]));
+      return await this.tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))]));
     } catch (err) {
       if (!signal.aborted && !(err instanceof ApiError && err.reason === 'Conflict')) this.report(err);
       return false;
@@ -187,13 +187,13 @@ export class LeaderElector {
   /** Give the lease up (holder cleared, duration 1 s) so the next candidate takes over at once. */
   private async release(): Promise<void> {
     try {
-      const lease = await this.cfg.client.get<V1Lease>(this.ref, { signal: AbortSignal.timeout(this.cfg.renewDeadlineMs) });
+      const lease = await this.cfg.client.get<V1Lease>(this.ref, { signal: AbortSignal.timeout(Math.ceil(this.cfg.renewDeadlineMs)) });
       if (lease.spec?.holderIdentity !== this.cfg.identity) return;
       const now = microTime() as unknown as Date;
       await this.cfg.client.update<V1Lease>(this.ref, {
         ...lease,
         spec: { holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 },
-      }, { signal: AbortSignal.timeout(this.cfg.renewDeadlineMs) });
+      }, { signal: AbortSignal.timeout(Math.ceil(this.cfg.renewDeadlineMs)) });
     } catch (err) {
       this.report(err);
     }

@@ -270,7 +270,7 @@ export class RestClient {
     const basePath = this.base.pathname.replace(/\/+$/, '');
     const path = basePath + opts.path + encodeQuery(opts.query);
     const timeoutMs = opts.timeoutMs ?? (streaming ? 0 : this.config.timeoutMs ?? 30_000);
-    const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s) => s !== undefined);
+    const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(Math.ceil(timeoutMs)) : undefined].filter((s) => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const what = `${opts.method} ${opts.path}`;
 
