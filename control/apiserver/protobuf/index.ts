@@ -1,0 +1,1 @@
+export { decodeProtobufBody, PROTOBUF_CONTENT_TYPE, PROTOBUF_MAGIC } from './decode.ts';
