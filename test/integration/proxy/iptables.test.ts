@@ -1,0 +1,124 @@
+// kube-proxy iptables mode against the real kernel: two "node" network namespaces on a bridge, one endpoint
+// namespace per node serving a page that names it, rules loaded by our backend with real iptables inside each
+// node namespace. Needs root. Everything lives in namespaces this test makes and deletes.
+import t from 'tap';
+import type { Test } from 'tap';
+import { NetLab } from '../../../agent/proxy/netlab.ts';
+import { netnsExecutor } from '../../../agent/proxy/exec.ts';
+import { IptablesBackend } from '../../../agent/proxy/iptables/backend.ts';
+import { IptablesApplier, IptablesRestoreError } from '../../../agent/proxy/iptables/apply.ts';
+import type { IptablesVariant } from '../../../agent/proxy/iptables/apply.ts';
+import { Proxier } from '../../../agent/proxy/proxier.ts';
+import { makeService, makeSlice } from '../../../agent/proxy/fixtures.ts';
+import { defaultNodeInfo } from '../../../agent/proxy/types.ts';
+
+const clusterCIDR = '10.250.128.0/17';
+const clusterIP = '10.250.64.10';
+const nodeIP = (i: number) => `10.250.0.1${i}`;
+const podIP = (i: number) => `10.250.${128 + i}.2`;
+
+async function buildLab(t: Test, variant: IptablesVariant) {
+  const lab = new NetLab();
+  t.teardown(() => lab.cleanup());
+  const outside = await lab.netns('u');
+  await lab.ip(outside, 'link', 'add', 'br0', 'type', 'bridge');
+  await lab.ip(outside, 'addr', 'add', '10.250.0.1/24', 'dev', 'br0');
+  await lab.ip(outside, 'link', 'set', 'br0', 'up');
+  const nodes: string[] = [];
+  const pods: string[] = [];
+  for (const i of [1, 2]) {
+    const node = await lab.netns(`n${i}`);
+    await lab.veth(node, 'eth0', outside, `v${i}`);
+    await lab.ip(outside, 'link', 'set', `v${i}`, 'master', 'br0');
+    await lab.ip(node, 'addr', 'add', `${nodeIP(i)}/24`, 'dev', 'eth0');
+    // A default route: the node's own connects to ClusterIPs need a route before nat OUTPUT rewrites them.
+    await lab.ip(node, 'route', 'add', 'default', 'via', '10.250.0.1');
+    await lab.sysctl(node, 'net.ipv4.ip_forward', '1');
+    await lab.ip(node, 'link', 'add', 'cni0', 'type', 'bridge');
+    await lab.ip(node, 'addr', 'add', `10.250.${128 + i}.1/24`, 'dev', 'cni0');
+    await lab.ip(node, 'link', 'set', 'cni0', 'up');
+    const pod = await lab.netns(`p${i}`);
+    await lab.veth(pod, 'eth0', node, 'vpod');
+    await lab.ip(node, 'link', 'set', 'vpod', 'master', 'cni0');
+    await lab.ip(node, 'link', 'set', 'vpod', 'type', 'bridge_slave', 'hairpin', 'on');
+    await lab.ip(pod, 'addr', 'add', `${podIP(i)}/24`, 'dev', 'eth0');
+    await lab.ip(pod, 'route', 'add', 'default', 'via', `10.250.${128 + i}.1`);
+    await lab.httpd(pod, 8080, `endpoint-${i}`);
+    nodes.push(node);
+    pods.push(pod);
+  }
+  await lab.ip(nodes[0]!, 'route', 'add', '10.250.130.0/24', 'via', nodeIP(2));
+  await lab.ip(nodes[1]!, 'route', 'add', '10.250.129.0/24', 'via', nodeIP(1));
+  await lab.ip(outside, 'route', 'add', '10.250.129.0/24', 'via', nodeIP(1));
+  await lab.ip(outside, 'route', 'add', '10.250.130.0/24', 'via', nodeIP(2));
+
+  const backends = nodes.map((n) => new IptablesBackend({ exec: netnsExecutor(n), variant }));
+  const proxiers = nodes.map((_, i) => new Proxier({ nodeName: `node-${i + 1}`, node: defaultNodeInfo({ clusterCIDR }), backend: backends[i]! }));
+  t.teardown(() => proxiers.forEach((p) => p.stop()));
+
+  /** Who answers `n` fresh connections to `url` from inside `ns` ("endpoint-1": 7, ...; failures as "error"). */
+  const hits = async (ns: string, url: string, n = 16) => {
+    const seen: Record<string, number> = {};
+    for (let k = 0; k < n; k++) {
+      const r = await lab.exec(ns, 'curl', ['-s', '--max-time', '3', url]);
+      const who = r.exitCode === 0 ? String(r.stdout).trim() : 'error';
+      seen[who] = (seen[who] ?? 0) + 1;
+    }
+    return seen;
+  };
+  return { lab, outside, nodes, pods, proxiers, backends, hits };
+}
+
+const service = makeService({ name: 'web', clusterIP, type: 'NodePort', ports: [{ name: 'http', port: 80, nodePort: 30080 }] });
+const slice = (secondReady: boolean) => makeSlice({ service: 'web', ports: [{ name: 'http', port: 8080 }], endpoints: [
+  { ip: podIP(1), node: 'node-1' }, { ip: podIP(2), node: 'node-2', ready: secondReady }] });
+
+for (const variant of ['nft', 'legacy'] as const) {
+  t.test(`iptables mode (${variant}): ClusterIP, hairpin, NodePort, unready endpoint`, async (t) => {
+    const { outside, nodes, pods, proxiers, hits } = await buildLab(t, variant);
+    for (const p of proxiers) {
+      p.service(null, service);
+      p.endpointSlice(null, slice(true));
+      await p.sync();
+    }
+    const both = (seen: Record<string, number>) => Object.keys(seen).sort();
+
+    t.same(both(await hits(nodes[0]!, `http://${clusterIP}/`)), ['endpoint-1', 'endpoint-2'], 'ClusterIP from node 1: both endpoints answer');
+    t.same(both(await hits(pods[0]!, `http://${clusterIP}/`)), ['endpoint-1', 'endpoint-2'], 'ClusterIP from endpoint 1 (hairpin): both answer');
+    t.same(both(await hits(outside, `http://${nodeIP(1)}:30080/`)), ['endpoint-1', 'endpoint-2'], 'NodePort on node 1 from outside');
+    t.same(both(await hits(outside, `http://${nodeIP(2)}:30080/`)), ['endpoint-1', 'endpoint-2'], 'NodePort on node 2 from outside');
+
+    for (const p of proxiers) {
+      p.endpointSlice(slice(true), slice(false));
+      await p.sync();
+    }
+    t.same(await hits(nodes[0]!, `http://${clusterIP}/`, 10), { 'endpoint-1': 10 }, 'after the sync the unready endpoint gets nothing');
+    t.same(await hits(outside, `http://${nodeIP(2)}:30080/`, 10), { 'endpoint-1': 10 }, 'nor through the NodePort');
+
+    // No endpoints at all: connections are refused at once (REJECT), not left to time out.
+    for (const p of proxiers) {
+      p.endpointSlice(slice(false), null);
+      await p.sync();
+    }
+    const refused = await (async () => {
+      const r = await (await import('execa')).execa('ip', ['netns', 'exec', nodes[0]!, 'curl', '-s', '--max-time', '3', `http://${clusterIP}/`], { reject: false });
+      return r.exitCode;
+    })();
+    t.equal(refused, 7, 'curl: connection refused (exit 7)');
+  });
+}
+
+t.test('a bad payload is reported with its line and leaves the rules in place', async (t) => {
+  const { nodes, proxiers, hits } = await buildLab(t, 'nft');
+  const p = proxiers[0]!;
+  p.service(null, service);
+  p.endpointSlice(null, slice(true));
+  await p.sync();
+  const applier = new IptablesApplier(netnsExecutor(nodes[0]!), 'nft');
+  const bad = ['*nat', ':KUBE-SERVICES - [0:0]', '-A KUBE-SERVICES -p tcp --dport 80 -m no-such-match -j ACCEPT', 'COMMIT', ''].join('\n');
+  const err = await applier.restore(bad).catch((e: unknown) => e);
+  t.type(err, IptablesRestoreError);
+  t.equal((err as IptablesRestoreError).line, 3, 'the failing line is named');
+  t.match((err as Error).message, />\s+3: -A KUBE-SERVICES .*no-such-match/, 'with the payload lines around it');
+  t.same(Object.keys(await hits(nodes[0]!, `http://${clusterIP}/`, 8)).sort(), ['endpoint-1', 'endpoint-2'], 'the service still works');
+});
