@@ -1,0 +1,245 @@
+// The kubelet: wires the pod source, pod workers, PLEG, probes, status manager, node agent and CNI
+// config together. Every trigger (API update, runtime change, probe result, back-off expiry, periodic
+// resync) ends up as workers.update(uid); the worker runs syncPod for the newest desired pod.
+import type { V1Pod } from '@kubernetes/client-node';
+import type { RuntimeService } from '../cri/types.ts';
+import { ProbeManager } from '../probes/manager.ts';
+import type { KubeletApi } from './api.ts';
+import { writeCniConfig } from './cni.ts';
+import { EventRecorder } from './events.ts';
+import { gatherNodeFacts, NodeAgent, pickNodeIP, type Health, type NodeFacts } from './node-status.ts';
+import { Pleg } from './pleg.ts';
+import { PodWorkers } from './pod-workers.ts';
+import { RuntimeInspector } from './runtime-state.ts';
+import { StatusManager } from './status-manager.ts';
+import { PodSyncer, type SyncConfig } from './sync.ts';
+
+export type Logger = (msg: string, fields?: Record<string, unknown>) => void;
+
+export interface KubeletConfig {
+  nodeName: string;
+  hostname: string;
+  nodeIP?: string;
+  rootDir: string;
+  logRoot: string;
+  cgroupRoot: string;
+  clusterDNS: string[];
+  clusterDomain: string;
+  podCIDR?: string;
+  cniConfDir?: string;
+  cniBridge?: string;
+  cniIpMasq?: boolean;
+  nodeLabels: Record<string, string>;
+  port: number;
+  maxPods: number;
+  plegPeriodMs: number;
+  resyncPeriodMs: number;
+  leaseIntervalMs: number;
+  statusIntervalMs: number;
+}
+
+export const DEFAULT_KUBELET_CONFIG: Omit<KubeletConfig, 'nodeName' | 'hostname'> = {
+  rootDir: '/var/lib/kubelet',
+  logRoot: '/var/log/pods',
+  cgroupRoot: '/',
+  clusterDNS: [],
+  clusterDomain: 'cluster.local',
+  nodeLabels: {},
+  port: 10250,
+  maxPods: 110,
+  plegPeriodMs: 1000,
+  resyncPeriodMs: 10_000,
+  leaseIntervalMs: 10_000,
+  statusIntervalMs: 10_000,
+};
+
+export interface KubeletDeps {
+  api: KubeletApi;
+  runtime: RuntimeService;
+  config: KubeletConfig;
+  log?: Logger;
+  /** Skip systeminformation (tests, hollow nodes). */
+  facts?: NodeFacts;
+}
+
+export class Kubelet {
+  readonly config: KubeletConfig;
+  readonly api: KubeletApi;
+  readonly runtime: RuntimeService;
+  readonly nodeIP: string;
+  readonly desired = new Map<string, V1Pod>();
+  readonly statusManager: StatusManager;
+  readonly probes: ProbeManager;
+  readonly pleg: Pleg;
+  readonly workers: PodWorkers;
+  readonly syncer: PodSyncer;
+  nodeAgent?: NodeAgent;
+  private readonly log: Logger;
+  private readonly inspector: RuntimeInspector;
+  private readonly syncConfig: SyncConfig;
+  private stopWatch?: () => void;
+  private resyncTimer?: NodeJS.Timeout;
+  private readonly wakeups = new Map<string, NodeJS.Timeout>();
+  private podsSynced = false;
+  private podCIDR?: string;
+  private facts?: NodeFacts;
+  private runtimeVersion = '';
+
+  constructor(deps: KubeletDeps) {
+    this.config = deps.config;
+    this.api = deps.api;
+    this.runtime = deps.runtime;
+    this.facts = deps.facts;
+    this.log = deps.log ?? (() => {});
+    this.nodeIP = pickNodeIP(deps.config.nodeIP);
+    this.podCIDR = deps.config.podCIDR;
+    this.inspector = new RuntimeInspector(this.runtime);
+    this.syncConfig = {
+      nodeName: this.config.nodeName, hostIP: this.nodeIP, rootDir: this.config.rootDir, logRoot: this.config.logRoot,
+      cgroupRoot: this.config.cgroupRoot, clusterDNS: this.config.clusterDNS, clusterDomain: this.config.clusterDomain,
+      nodeMemoryBytes: this.facts?.memoryBytes ?? 0,
+    };
+    this.statusManager = new StatusManager(this.api, (pod, err) => this.log('pod status write failed', { pod, err: (err as Error).message }));
+    const events = new EventRecorder(this.api, this.config.nodeName, (err) => this.log('event write failed', { err: (err as Error).message }));
+    this.workers = new PodWorkers((uid) => this.syncPod(uid), (uid, err) => {
+      this.log('pod sync failed', { uid, err: (err as Error).message });
+      this.wakeAt(uid, Date.now() + 2_000);
+    });
+    this.probes = new ProbeManager({
+      runtime: this.runtime,
+      onUnhealthy: (uid, name, id, kind, message) => {
+        const pod = this.desired.get(uid);
+        if (pod) events.pod(pod, 'Warning', 'Unhealthy', `${kind[0]!.toUpperCase()}${kind.slice(1)} probe failed: ${message}`, `spec.containers{${name}}`);
+        this.syncer.markUnhealthy(uid, id, message);
+        this.workers.update(uid);
+      },
+      onResult: (uid) => this.workers.update(uid),
+    });
+    this.syncer = new PodSyncer({
+      runtime: this.runtime, inspector: this.inspector, api: this.api, probes: this.probes, status: this.statusManager, events,
+      config: this.syncConfig,
+      resyncAt: (uid, at) => this.wakeAt(uid, at),
+      log: this.log,
+    });
+    this.pleg = new Pleg({
+      inspector: this.inspector, periodMs: this.config.plegPeriodMs,
+      onChange: (uid) => { if (this.podsSynced) this.workers.update(uid); },
+      onError: (err) => this.log('relist failed', { err: (err as Error).message }),
+    });
+  }
+
+  /** Run syncPod for uid again at atMs (the earliest request wins). */
+  private wakeAt(uid: string, atMs: number): void {
+    const existing = this.wakeups.get(uid);
+    if (existing) clearTimeout(existing);
+    const t = setTimeout(() => {
+      this.wakeups.delete(uid);
+      this.workers.update(uid);
+    }, Math.max(0, atMs - Date.now()) + 5);
+    t.unref?.();
+    this.wakeups.set(uid, t);
+  }
+
+  private async syncPod(uid: string): Promise<void> {
+    const pod = this.desired.get(uid);
+    if (!pod && !this.podsSynced) return;
+    await this.syncer.sync(uid, pod);
+    if (!pod) this.desired.delete(uid);
+  }
+
+  /** Runtime and network health from CRI Status, for the node's Ready condition. */
+  async health(): Promise<Health> {
+    try {
+      const [status, version] = await Promise.all([this.runtime.status(), this.runtimeVersion ? null : this.runtime.version()]);
+      if (version) this.runtimeVersion = `${version.runtime_name}://${version.runtime_version}`;
+      const conds = status.status?.conditions ?? [];
+      const rt = conds.find((c) => c.type === 'RuntimeReady');
+      const net = conds.find((c) => c.type === 'NetworkReady');
+      return {
+        runtimeReady: !!rt?.status, runtimeMessage: rt?.status ? '' : `RuntimeReady=false reason:${rt?.reason ?? ''} message:${rt?.message ?? ''}`,
+        networkReady: !!net?.status, networkMessage: net?.status ? '' : `NetworkReady=false reason:${net?.reason ?? ''} message:${net?.message ?? ''}`,
+        runtimeVersion: this.runtimeVersion,
+      };
+    } catch (err) {
+      return { runtimeReady: false, runtimeMessage: (err as Error).message, networkReady: false,
+        networkMessage: 'container runtime is unreachable', runtimeVersion: this.runtimeVersion };
+    }
+  }
+
+  /** Register the node, write CNI config, then start watching pods and the runtime. */
+  async start(): Promise<void> {
+    this.facts ??= await gatherNodeFacts(this.config.rootDir);
+    const facts = this.facts;
+    this.syncConfig.nodeMemoryBytes = facts.memoryBytes;
+    if (this.podCIDR && this.config.cniConfDir) await this.writeCni(this.podCIDR);
+    this.nodeAgent = new NodeAgent({
+      api: this.api, facts, log: this.log, health: () => this.health(),
+      leaseIntervalMs: this.config.leaseIntervalMs, statusIntervalMs: this.config.statusIntervalMs,
+      identity: { nodeName: this.config.nodeName, hostname: this.config.hostname, nodeIP: this.nodeIP, podCIDR: this.podCIDR,
+        labels: this.config.nodeLabels, kubeletPort: this.config.port, maxPods: this.config.maxPods },
+    });
+    const node = await this.nodeAgent.register();
+    if (!this.podCIDR && node.spec?.podCIDR && this.config.cniConfDir) {
+      this.podCIDR = node.spec.podCIDR;
+      await this.writeCni(this.podCIDR);
+    }
+    this.nodeAgent.start();
+    this.stopWatch = await this.api.watchPods(this.config.nodeName, {
+      upsert: (pod) => this.upsertPod(pod),
+      remove: (pod) => this.removePod(pod),
+    });
+    this.podsSynced = true;
+    for (const uid of this.desired.keys()) this.workers.update(uid);
+    this.pleg.start();
+    const resync = () => {
+      for (const uid of this.desired.keys()) this.workers.update(uid);
+      // Runtime pods the API no longer knows (deleted while the kubelet was down) are cleaned up too.
+      for (const uid of this.pleg.pods.keys()) if (!this.desired.has(uid)) this.workers.update(uid);
+      this.statusManager.retry();
+      void this.maybeLearnPodCIDR();
+      this.resyncTimer = setTimeout(resync, this.config.resyncPeriodMs);
+    };
+    this.resyncTimer = setTimeout(resync, this.config.resyncPeriodMs);
+  }
+
+  private async writeCni(podCIDR: string): Promise<void> {
+    const changed = await writeCniConfig({ confDir: this.config.cniConfDir!, podCIDR, bridge: this.config.cniBridge,
+      ipMasq: this.config.cniIpMasq });
+    if (changed) this.log('wrote CNI config', { podCIDR, dir: this.config.cniConfDir });
+  }
+
+  /** A node-ipam controller may assign spec.podCIDR after registration. */
+  private async maybeLearnPodCIDR(): Promise<void> {
+    if (this.podCIDR || !this.config.cniConfDir) return;
+    const node = await this.api.getNode(this.config.nodeName).catch(() => null);
+    if (node?.spec?.podCIDR) {
+      this.podCIDR = node.spec.podCIDR;
+      await this.writeCni(this.podCIDR).catch((err) => this.log('CNI config write failed', { err: (err as Error).message }));
+    }
+  }
+
+  upsertPod(pod: V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    this.desired.set(uid, pod);
+    if (this.podsSynced) this.workers.update(uid);
+  }
+
+  removePod(pod: V1Pod): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    this.desired.delete(uid);
+    if (this.podsSynced) this.workers.update(uid);
+  }
+
+  async stop(): Promise<void> {
+    this.stopWatch?.();
+    this.pleg.stop();
+    this.nodeAgent?.stop();
+    this.probes.stop();
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    for (const t of this.wakeups.values()) clearTimeout(t);
+    this.wakeups.clear();
+    await this.workers.drain();
+  }
+}
