@@ -8,7 +8,7 @@
 //   ClientConfig also sets qps/burst (default 50/100), timeoutMs (default 30 s), userAgent.
 //
 // Read and write (ResourceRef = { group?, version, resource, namespace?, name?, subresource? })
-//   const pods = { version: 'v1', resource: 'pods' };                       // core group: group omitted
+//   const pods = { version: 'v1', resource: 'pods' };  // core group: group omitted; or resources.pods (resources.ts)
 //   await client.get<V1Pod>({ ...pods, namespace: 'default', name: 'web' });
 //   await client.list<V1Pod>({ ...pods, namespace: 'default' }, { labelSelector: 'app=web' });  // one page
 //   await client.listAll<V1Pod>(pods, { fieldSelector: 'spec.nodeName=n1' });  // follows `continue`
@@ -59,3 +59,4 @@ export type { RateLimiter, WorkerOptions } from './workqueue.ts';
 export { LeaderElector, microTime } from './leaderelection.ts';
 export type { LeaderElectionConfig } from './leaderelection.ts';
 export { TokenBucket, Backoff, sleep } from './ratelimit.ts';
+export { resources, apiVersionOf } from './resources.ts';

@@ -220,3 +220,11 @@ t.test('a client with a tokenFile reads the token from it', async (t) => {
   t.equal(api.requests.at(-1)!.headers.authorization, 'Bearer from-file');
   t.throws(() => new RestClient({ server: 'ftp://x' }), /http/);
 });
+
+t.test('resources gives refs that build the upstream paths', async (t) => {
+  const { resources, apiVersionOf } = await import('../../../client/resources.ts');
+  t.equal(resourcePath({ ...resources.leases, namespace: 'kube-node-lease', name: 'n1' }), '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1');
+  t.equal(resourcePath({ ...resources.pods, namespace: 'ns', name: 'p', subresource: 'binding' }), '/api/v1/namespaces/ns/pods/p/binding');
+  t.equal(apiVersionOf(resources.endpointslices), 'discovery.k8s.io/v1');
+  t.equal(apiVersionOf(resources.nodes), 'v1');
+});
