@@ -1,7 +1,7 @@
 // RawNode: the driver-facing wrapper around the Raft state machine. Inputs are method calls; outputs are
 // collected into a Ready, which the driver handles and then acknowledges with advance(). See index.ts for the loop.
 import { encodeConfChange } from './confchange.ts';
-import { ProposalDroppedError } from './errors.ts';
+import { ProposalDroppedError, RaftConfigError } from './errors.ts';
 import { Raft } from './raft.ts';
 import type { RaftConfig } from './raft.ts';
 import { LOCAL_MESSAGES, NONE, RESPONSE_MESSAGES, hardStateEqual, message } from './types.ts';
@@ -53,6 +53,27 @@ export class RawNode {
     this.raft = new Raft(config);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
+  }
+
+  /**
+   * First start of a member of a brand-new cluster: write the initial membership into the log as committed
+   * ConfChange entries (indexes 1..n, term 1), as etcd does. Members added later learn the membership by
+   * replaying the log (or from a snapshot). The entries come out of the next Ready like any others: persist
+   * them, and apply them with applyConfChange (which is idempotent for these).
+   */
+  bootstrap(members: { voters: number[]; learners?: number[] }): void {
+    const r = this.raft;
+    if (r.raftLog.lastIndex() !== 0 || r.term !== 0) throw new RaftConfigError('bootstrap needs empty storage');
+    if (r.prs.progress.size > 0) throw new RaftConfigError('bootstrap: storage or config already holds a membership');
+    if (members.voters.length === 0) throw new RaftConfigError('bootstrap needs at least one voter');
+    const ccs: ConfChange[] = [
+      ...members.voters.map((nodeId): ConfChange => ({ type: 'AddNode', nodeId })),
+      ...(members.learners ?? []).map((nodeId): ConfChange => ({ type: 'AddLearnerNode', nodeId })),
+    ];
+    r.becomeFollower(1, NONE);
+    r.raftLog.append(ccs.map((cc, i): Entry => ({ term: 1, index: i + 1, type: 'ConfChange', data: encodeConfChange(cc) })));
+    r.raftLog.committed = ccs.length;
+    for (const cc of ccs) r.applyConfChange(cc);
   }
 
   /** Advance logical time by one tick (election / heartbeat timers). */

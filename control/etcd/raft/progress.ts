@@ -22,6 +22,9 @@ export class Inflights {
     while (n < this.buf.length && this.buf[n] <= to) n++;
     if (n > 0) this.buf.splice(0, n);
   }
+  freeFirstOne(): void {
+    this.buf.shift();
+  }
   full(): boolean {
     return this.buf.length >= this.size;
   }

@@ -559,8 +559,11 @@ export class Raft {
     }
     const cs = s.metadata.confState;
     if (!cs.voters.includes(this.id) && !cs.learners.includes(this.id)) {
-      this.logEvent(`ignores snapshot at index ${s.metadata.index}: not a member of ${JSON.stringify(cs)}`);
-      return false;
+      // A member added after the snapshot was taken: it learns of its own addition from the entries that
+      // follow the snapshot. Until then it is not a voter, so it cannot campaign. (etcd-io/raft refuses such a
+      // snapshot and relies on the application to send a newer one; accepting it is equally safe and needs no
+      // such coordination.)
+      this.logEvent(`restores snapshot at index ${s.metadata.index} whose membership ${JSON.stringify(cs)} predates it`);
     }
     if (this.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {
       // We already have the entries; just fast-forward the commit index.
@@ -767,6 +770,9 @@ function stepLeader(r: Raft, m: Message): StepResult {
     case 'MsgHeartbeatResp': {
       pr.recentActive = true;
       pr.msgAppFlowPaused = false;
+      // A full window may mean appends were lost on the wire: free one slot so replication resumes (a gap then
+      // makes the follower reject, which sends us back to probing from its match).
+      if (pr.state === 'Replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
       if (pr.match < r.raftLog.lastIndex() || pr.state === 'Probe') r.sendAppend(m.from);
       if (!m.context || m.context.byteLength === 0) return undefined;
       const acks = r.readOnly.recvAck(m.from, m.context);

@@ -43,6 +43,8 @@ export interface NetworkOptions {
   maxSizePerMsg?: number;
   maxInflightMsgs?: number;
   learners?: number[];
+  /** Start members with empty storage and write the membership into the log, as a real cluster does. */
+  bootstrap?: boolean;
 }
 
 export class Network {
@@ -55,6 +57,7 @@ export class Network {
   dropRate = 0;
   readonly rand: Rand;
   readonly opts: Required<Omit<NetworkOptions, 'learners'>>;
+  private readonly initialConfState: { voters: number[]; learners: number[] };
   /** Optional hook that sees every message before it is delivered; return false to drop it. */
   filter: ((m: Message) => boolean) | undefined;
 
@@ -62,14 +65,18 @@ export class Network {
     this.opts = {
       seed: opts.seed ?? 1, electionTick: opts.electionTick ?? 10, heartbeatTick: opts.heartbeatTick ?? 1,
       preVote: opts.preVote ?? true, checkQuorum: opts.checkQuorum ?? true, maxSizePerMsg: opts.maxSizePerMsg ?? 1024 * 1024,
-      maxInflightMsgs: opts.maxInflightMsgs ?? 256,
+      maxInflightMsgs: opts.maxInflightMsgs ?? 256, bootstrap: opts.bootstrap ?? false,
     };
     this.rand = seededRand(this.opts.seed);
     const learners = opts.learners ?? [];
+    this.initialConfState = { voters: ids.filter((i) => !learners.includes(i)), learners };
     for (const id of ids) {
-      const storage = new MemoryStorage({ voters: ids.filter((i) => !learners.includes(i)), learners });
-      this.members.set(id, new Member(id, this.newNode(id, storage), storage));
+      const storage = this.opts.bootstrap ? new MemoryStorage() : new MemoryStorage(this.initialConfState);
+      const node = this.newNode(id, storage);
+      if (this.opts.bootstrap) node.bootstrap(this.initialConfState);
+      this.members.set(id, new Member(id, node, storage));
     }
+    for (const id of ids) this.processReady(id);
   }
 
   private newNode(id: number, storage: MemoryStorage, applied?: number): RawNode {
@@ -80,9 +87,12 @@ export class Network {
     });
   }
 
-  /** Add a brand-new member that knows nothing (it learns the cluster from the leader's snapshot or log). */
+  /**
+   * Add a brand-new member with empty storage. It starts from the same initial state as the others (the
+   * bootstrap membership) and learns every later change from the leader's log or snapshot.
+   */
   addMember(id: number): Member {
-    const storage = new MemoryStorage();
+    const storage = this.opts.bootstrap ? new MemoryStorage() : new MemoryStorage(this.initialConfState);
     const node = new RawNode({
       id, storage, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick,
       rand: seededRand(this.opts.seed * 1000 + id), preVote: this.opts.preVote, checkQuorum: this.opts.checkQuorum,
@@ -199,6 +209,26 @@ export class Network {
     for (const msg of batch) this.deliver(msg);
   }
 
+  /**
+   * Deliver a random part of the queued messages in a random order (Raft tolerates reordering and loss);
+   * the rest stay queued for later. Randomness comes from the seeded source, so runs replay.
+   */
+  deliverSome(fraction: number): void {
+    const q = this.queue;
+    for (let i = q.length - 1; i > 0; i--) {
+      const j = this.rand.intn(i + 1);
+      [q[i], q[j]] = [q[j], q[i]];
+    }
+    const n = Math.ceil(q.length * fraction);
+    const now = q.slice(0, n);
+    this.queue = q.slice(n);
+    for (const msg of now) this.deliver(msg);
+  }
+
+  pendingMessages(): number {
+    return this.queue.length;
+  }
+
   private deliver(msg: Message): void {
     const ok = this.canDeliver(msg);
     this.transcript.push(`${ok ? '' : 'DROP '}${describe(msg)}`);
@@ -208,6 +238,8 @@ export class Network {
       return;
     }
     this.get(msg.to).node.step(msg);
+    // ... and successful ones too, as etcd's transport does once the snapshot stream is written.
+    if (msg.type === 'MsgSnap' && this.members.has(msg.from)) this.get(msg.from).node.reportSnapshot(msg.to, 'Finish');
   }
 
   tick(id: number, n = 1): void {
