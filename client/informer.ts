@@ -33,6 +33,11 @@ export interface InformerOptions<T> {
   pageSize?: number;
   /** Each watch asks the server to end after a random time in [min, max) seconds (default 300..600). */
   watchTimeoutSeconds?: [number, number];
+  /**
+   * A watch that has not ended this long after its timeoutSeconds is presumed dead (a peer gone without a
+   * FIN or RST) and is closed and resumed. Default 30 000 ms.
+   */
+  watchGraceMs?: number;
   /** Backoff after errors (default 800 ms doubling to 30 s). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -54,7 +59,7 @@ export class Informer<T extends KubernetesObject> {
   private loop?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
   /** Counters, for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, events: 0, relistsOn410: 0, errors: 0 };
+  readonly stats = { lists: 0, watches: 0, events: 0, relistsOn410: 0, errors: 0, watchdogCloses: 0 };
 
   constructor(client: RestClient, ref: ResourceRef, opts: InformerOptions<T> = {}) {
     if (ref.name || ref.subresource) throw new Error('Informer: ref names a collection; use fieldSelector metadata.name=<n> for one object');
@@ -194,21 +199,33 @@ export class Informer<T extends KubernetesObject> {
     this.stats.watches++;
     const [min, max] = this.opts.watchTimeoutSeconds ?? [300, 600];
     const started = performance.now();
+    const timeoutSeconds = Math.floor(min + Math.random() * Math.max(0, max - min));
+    const watchdog = new AbortController();
+    const timer = setTimeout(() => watchdog.abort(new Error('watch outlived its timeoutSeconds')),
+      timeoutSeconds * 1000 + (this.opts.watchGraceMs ?? 30_000));
     let events = 0;
     const stream = watch<T>(this.client, this.ref, {
       resourceVersion: this.rv, labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector,
-      allowWatchBookmarks: true, timeoutSeconds: Math.floor(min + Math.random() * Math.max(0, max - min)), signal,
+      allowWatchBookmarks: true, timeoutSeconds, signal: AbortSignal.any([signal, watchdog.signal]),
     });
-    for await (const ev of stream) {
-      events++;
-      this.stats.events++;
-      if (ev.type === 'ERROR') {
-        const status = ev.object as V1Status;
-        if (status.code === 410) return { expired: true, events, ms: performance.now() - started };
-        throw statusToError(status, status.code ?? 500, 'watch: ERROR event');
+    try {
+      for await (const ev of stream) {
+        events++;
+        this.stats.events++;
+        if (ev.type === 'ERROR') {
+          const status = ev.object as V1Status;
+          if (status.code === 410) return { expired: true, events, ms: performance.now() - started };
+          throw statusToError(status, status.code ?? 500, 'watch: ERROR event');
+        }
+        this.apply(ev as WatchEvent<T>);
+        if (events === 1) this.backoff.reset();
       }
-      this.apply(ev as WatchEvent<T>);
-      if (events === 1) this.backoff.reset();
+    } catch (err) {
+      // Our own watchdog ended a silent stream: resume like after a normal close.
+      if (!(watchdog.signal.aborted && !signal.aborted)) throw err;
+      this.stats.watchdogCloses++;
+    } finally {
+      clearTimeout(timer);
     }
     return { expired: false, events, ms: performance.now() - started };
   }

@@ -237,3 +237,19 @@ t.test('watch() yields parsed events and rejects a malformed line', async (t) =>
   t.throws(() => parseWatchLine('{"type":"ADDED"'), /not JSON/);
   t.throws(() => parseWatchLine('{"type":"NOPE","object":{}}'), /not a watch event/);
 });
+
+t.test('a watch the server never ends is closed by the watchdog and resumed from the last RV', async (t) => {
+  const { api, inf, log } = await setup(t, { watchTimeoutSeconds: [1, 1], watchGraceMs: 0 });
+  inf.start();
+  await inf.waitForSync();
+  await until(() => api.openWatches() === 1, 'watching');
+  api.put(PODS, pod('a'));
+  await until(() => log.events.length === 1, 'a added');
+  const rv = api.resourceVersion;
+  // The fake ignores timeoutSeconds, like a peer that vanished: only the client can end this stream.
+  await until(() => api.watchRequests().length === 2, 'second watch');
+  t.equal(inf.stats.watchdogCloses, 1);
+  t.equal(api.watchRequests()[1]!.url.searchParams.get('resourceVersion'), rv);
+  t.equal(inf.stats.lists, 1, 'no relist');
+  t.same(log.errors, []);
+});
