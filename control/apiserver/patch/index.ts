@@ -44,6 +44,7 @@ export function applyPatch(contentType: string, current: object | undefined, bod
       `the body of the request was in an unknown format - accepted media types include: ${PATCH_CONTENT_TYPES.join(', ')}`);
   }
   if (type === 'application/apply-patch+yaml') return applyServerSide(current, body, opts);
+  if (opts.force) throw errors.badRequest('force may only be set for apply patches (application/apply-patch+yaml)');
   if (current === undefined) {
     const resource = opts.resource ?? `${opts.gvk.kind.toLowerCase()}s`;
     throw errors.notFound(resource, opts.name ?? '', opts.gvk.group);

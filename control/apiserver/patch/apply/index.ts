@@ -1,8 +1,178 @@
-// placeholder, replaced by the server-side apply implementation
-import { errors } from '../../../../api/errors.ts';
-export function applyServerSide(_current: object | undefined, _body: Buffer, _opts: unknown): object {
-  throw errors.badRequest('server-side apply is not implemented yet');
+// Server-side apply (application/apply-patch+yaml) and Update-manager bookkeeping for metadata.managedFields.
+// A simplified structured merge: maps merge by field, keyed lists by the kind's merge key, set lists by value,
+// other lists and scalars are atomic. Keyed lists use the strategic-merge-patch keys (e.g. ports by containerPort).
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { ApiError, errors, type Cause } from '../../../../api/errors.ts';
+import { isObject, deepClone, type Json, type JsonObject } from '../body.ts';
+import { childSchema, fieldMeta, schemaForKind, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
+import {
+  fieldSetOf, isMembership, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, valueAt, type FieldSet, type Path,
+} from './fieldpath.ts';
+import { describeManager, now, readEntries, sameOwner, writeEntries, type ManagerEntry } from './managed.ts';
+
+export interface GVK { group: string; version: string; kind: string }
+export interface ApplyOptions { gvk: GVK; fieldManager?: string; force?: boolean; name?: string }
+
+const apiVersionOf = (gvk: GVK) => (gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version);
+
+function parseApplyBody(body: Buffer): JsonObject {
+  const text = body.toString('utf8');
+  if (text.trim() === '') throw errors.badRequest('apply patch: the request body is empty');
+  const docs = parseAllDocuments(text);
+  if (Array.isArray(docs) && docs.length > 1) throw errors.badRequest('apply patch: the body must hold exactly one YAML or JSON object');
+  let value: unknown;
+  try {
+    value = parseYaml(text, { prettyErrors: false, maxAliasCount: 100 });
+  } catch (e) {
+    throw errors.badRequest(`apply patch: error decoding YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!isObject(value as Json)) throw errors.badRequest('apply patch: the body must be a YAML or JSON object');
+  return value as JsonObject;
 }
-export function recordUpdateManager(_current: object | undefined, updated: object, _manager: string, _gvk: unknown): object {
-  return updated;
+
+function checkConfig(config: JsonObject, opts: ApplyOptions): void {
+  const want = apiVersionOf(opts.gvk);
+  if (typeof config.apiVersion !== 'string' || config.apiVersion === '') throw errors.badRequest(`Object 'apiVersion' is missing in apply patch`);
+  if (typeof config.kind !== 'string' || config.kind === '') throw errors.badRequest(`Object 'Kind' is missing in apply patch`);
+  if (config.apiVersion !== want || config.kind !== opts.gvk.kind) {
+    throw errors.badRequest(`apply patch: the object is ${config.apiVersion}, Kind=${config.kind} but the request is for ${want}, Kind=${opts.gvk.kind}`);
+  }
+  const meta = config.metadata;
+  if (meta !== undefined && meta !== null && !isObject(meta)) throw errors.badRequest('apply patch: metadata must be an object');
+  if (isObject(meta) && meta.managedFields !== undefined && meta.managedFields !== null) {
+    throw errors.badRequest('metadata.managedFields must be nil');
+  }
+  if (opts.name && isObject(meta) && typeof meta.name === 'string' && meta.name !== opts.name) {
+    throw errors.badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${opts.name})`);
+  }
+}
+
+/** Merges the applied configuration into the live object: maps by field, keyed lists by key, sets by value. */
+function mergeApplied(live: Json | undefined, config: Json, meta: FieldMeta | undefined, node: SchemaNode | undefined): Json {
+  if (isObject(config)) {
+    const out: JsonObject = isObject(live) ? live : {};
+    for (const [k, v] of Object.entries(config)) {
+      if (v === null) { delete out[k]; continue; }
+      const m = fieldMeta(node, k);
+      out[k] = mergeApplied(out[k], v, m, childSchema(m));
+    }
+    return out;
+  }
+  if (Array.isArray(config) && Array.isArray(live) && meta?.strategy === 'merge') {
+    const out = [...live];
+    if (!meta.mergeKey) {
+      for (const v of config) if (!out.some((e) => JSON.stringify(e) === JSON.stringify(v))) out.push(v);
+      return out;
+    }
+    const key = meta.mergeKey;
+    for (const item of config) {
+      if (!isObject(item)) return config;
+      const at = out.findIndex((e) => isObject(e) && e[key] === item[key]);
+      if (at >= 0) out[at] = mergeApplied(out[at], item, undefined, childSchema(meta));
+      else out.push(mergeApplied(undefined, item, undefined, childSchema(meta)));
+    }
+    return out;
+  }
+  if (Array.isArray(config)) return config.map((v) => (isObject(v) ? mergeApplied(undefined, v, undefined, childSchema(meta)) : v));
+  return config;
+}
+
+function conflictError(conflicts: { entry: ManagerEntry; path: Path }[]): ApiError {
+  const causes: Cause[] = conflicts.map(({ entry, path }) =>
+    ({ reason: 'FieldManagerConflict', message: `conflict with ${describeManager(entry)}`, field: pathString(path) }));
+  let message: string;
+  if (conflicts.length === 1) {
+    message = `Apply failed with 1 conflict: ${causes[0].message}: ${causes[0].field}`;
+  } else {
+    const byManager = new Map<string, string[]>();
+    for (const c of causes) byManager.set(c.message, [...(byManager.get(c.message) ?? []), c.field as string]);
+    message = `Apply failed with ${conflicts.length} conflicts: ` +
+      [...byManager].map(([m, fields]) => `${m.replace(/^conflict/, 'conflicts')}:\n${fields.map((f) => `- ${f}`).join('\n')}`).join('\n');
+  }
+  return new ApiError('Conflict', message, {}, causes);
+}
+
+export function applyServerSide(current: object | undefined, body: Buffer, opts: ApplyOptions): object {
+  const manager = opts.fieldManager;
+  if (!manager) throw errors.badRequest('fieldManager is required for apply patch');
+  if (manager.length > 128) throw errors.badRequest('fieldManager may not be more than 128 characters');
+  const config = parseApplyBody(body);
+  checkConfig(config, opts);
+  const schema = rootSchema(schemaForKind(opts.gvk.group, opts.gvk.kind));
+  const applied = fieldSetOf(config, schema);
+  const live = current === undefined ? undefined : (deepClone(current) as JsonObject);
+  const entries = readEntries(live);
+  const mine = (e: ManagerEntry) => sameOwner(e, manager, 'Apply');
+
+  if (live) {
+    const conflicts: { entry: ManagerEntry; path: Path }[] = [];
+    for (const entry of entries) {
+      if (mine(entry)) continue;
+      for (const [k, path] of applied) {
+        if (!entry.set.has(k) || isMembership(path)) continue;
+        const have = valueAt(live, path);
+        const want = valueAt(config, path);
+        if (have.found && JSON.stringify(have.value) !== JSON.stringify(want.value)) conflicts.push({ entry, path });
+      }
+    }
+    if (conflicts.length && !opts.force) throw conflictError(conflicts);
+    for (const { entry, path } of conflicts) entry.set.delete(pathKey(path));
+  }
+
+  const merged = (live ? mergeApplied(live, config, undefined, schema) : mergeApplied(undefined, config, undefined, schema)) as JsonObject;
+
+  // fields this manager applied before and no longer applies go away, unless someone else owns them
+  const previous = entries.find(mine)?.set ?? new Map<string, Path>();
+  const others: FieldSet = new Map();
+  for (const e of entries) if (!mine(e)) for (const [k, p] of e.set) others.set(k, p);
+  const dropped = [...previous].filter(([k]) => !applied.has(k)).map(([, p]) => p)
+    .filter((p) => !ownsAtOrBelow(others, p) && !ownsAtOrBelow(applied, p))
+    .sort((a, b) => a.length - b.length); // parents first: a removed element takes its fields along
+  for (const p of dropped) removeAt(merged, p);
+
+  const entry: ManagerEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(opts.gvk), time: now(), set: applied };
+  const at = entries.findIndex(mine);
+  if (at >= 0) entries[at] = entry; else entries.push(entry);
+  writeEntries(merged, entries);
+  return merged;
+}
+
+/**
+ * Records an Update-operation manager (POST/PUT/non-apply PATCH) on `updated`: the manager takes the fields it
+ * changed or added (other managers lose them), removed fields leave every set. Returns a copy of `updated` with
+ * metadata.managedFields set. A client that sends managedFields explicitly replaces them; `[]` clears them.
+ */
+export function recordUpdateManager(current: object | undefined, updated: object, manager: string, gvk: GVK, subresource?: string): object {
+  const out = deepClone(updated) as JsonObject;
+  const prior = current ? (deepClone(current) as JsonObject) : undefined;
+  const sent = isObject(out.metadata) ? out.metadata.managedFields : undefined;
+  if (Array.isArray(sent) && sent.length === 0) { if (isObject(out.metadata)) delete out.metadata.managedFields; return out; }
+  const priorFields = isObject(prior?.metadata) ? (prior.metadata as JsonObject).managedFields : undefined;
+  const base = Array.isArray(sent) && JSON.stringify(sent) !== JSON.stringify(priorFields) ? out : prior;
+  const entries = readEntries(base);
+  const schema = rootSchema(schemaForKind(gvk.group, gvk.kind));
+  const after = fieldSetOf(out, schema);
+  const before = prior ? fieldSetOf(prior, schema) : new Map<string, Path>();
+  const changed: FieldSet = new Map();
+  for (const [k, path] of after) {
+    if (!prior || !before.has(k)) { changed.set(k, path); continue; }
+    if (isMembership(path)) continue;
+    if (JSON.stringify(valueAt(prior, path).value) !== JSON.stringify(valueAt(out, path).value)) changed.set(k, path);
+  }
+  const removed = [...before.keys()].filter((k) => !after.has(k));
+  const isMe = (e: ManagerEntry) => sameOwner(e, manager || 'unknown', 'Update', subresource);
+  for (const e of entries) {
+    for (const k of removed) e.set.delete(k);
+    if (!isMe(e)) for (const k of changed.keys()) e.set.delete(k);
+  }
+  if (changed.size > 0) {
+    const at = entries.findIndex(isMe);
+    const set: FieldSet = new Map(at >= 0 ? entries[at].set : []);
+    for (const [k, p] of changed) set.set(k, p);
+    const entry: ManagerEntry = { manager: manager || 'unknown', operation: 'Update', apiVersion: apiVersionOf(gvk), time: now(), set,
+      ...(subresource ? { subresource } : {}) };
+    if (at >= 0) entries[at] = entry; else entries.push(entry);
+  }
+  writeEntries(out, entries);
+  return out;
 }

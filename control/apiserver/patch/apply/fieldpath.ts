@@ -1,0 +1,172 @@
+// Field paths and field sets in the notation of metadata.managedFields (FieldsV1): "f:<field>" for struct and map
+// fields, "k:{<key json>}" for an element of a keyed list, "v:<json>" for a value of a set list. A field set is
+// the set of paths a manager owns; leaves are owned values, and keyed-list elements are owned as members too.
+import { isObject, type Json, type JsonObject } from '../body.ts';
+import { childSchema, fieldMeta, structs, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
+
+export type Path = string[];
+export type FieldSet = Map<string, Path>;
+
+const SEP = '\u0000';
+export const pathKey = (p: Path) => p.join(SEP);
+
+/** Fields the server owns or that identify the object: never part of a manager's set. */
+const IGNORED_TOP = new Set(['apiVersion', 'kind']);
+const IGNORED_META = new Set(['name', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'managedFields', 'selfLink']);
+
+export function rootSchema(schema: SchemaNode | undefined): SchemaNode {
+  return schema ?? { fields: { metadata: { type: 'ObjectMeta' } } };
+}
+
+type ListKind = { kind: 'keyed'; key: string } | { kind: 'set' } | { kind: 'atomic' };
+function listKind(meta: FieldMeta | undefined): ListKind {
+  if (meta?.strategy !== 'merge') return { kind: 'atomic' };
+  return meta.mergeKey ? { kind: 'keyed', key: meta.mergeKey } : { kind: 'set' };
+}
+
+export function keyElement(key: string, value: Json): string {
+  return `k:${JSON.stringify({ [key]: value })}`;
+}
+
+/** Every path set in `obj` (nulls are not values), relative to the kind's schema. */
+export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): FieldSet {
+  const set: FieldSet = new Map();
+  const add = (p: Path) => set.set(pathKey(p), p);
+  const walkObject = (o: JsonObject, path: Path, node: SchemaNode | undefined, depth: number) => {
+    let any = false;
+    for (const [k, v] of Object.entries(o)) {
+      if (v === null) continue;
+      if (depth === 0 && IGNORED_TOP.has(k)) continue;
+      if (depth === 1 && path[0] === 'f:metadata' && IGNORED_META.has(k)) continue;
+      any = true;
+      walkValue(v, [...path, `f:${k}`], fieldMeta(node, k), depth + 1);
+    }
+    if (!any && depth > 0 && Object.keys(o).length === 0) add(path);
+  };
+  const walkValue = (v: Json, path: Path, meta: FieldMeta | undefined, depth: number) => {
+    if (isObject(v)) { walkObject(v, path, childSchema(meta), depth); return; }
+    if (Array.isArray(v)) {
+      const lk = listKind(meta);
+      if (lk.kind === 'atomic') { add(path); return; }
+      if (lk.kind === 'set') { for (const item of v) add([...path, `v:${JSON.stringify(item)}`]); return; }
+      for (const item of v) {
+        if (!isObject(item) || !(lk.key in item)) { add(path); return; } // malformed: own the list whole
+        const el = [...path, keyElement(lk.key, item[lk.key])];
+        add(el);
+        walkObject(item, el, childSchema(meta), depth + 1);
+      }
+      return;
+    }
+    add(path);
+  };
+  walkObject(obj, [], rootSchema(schema), 0);
+  return set;
+}
+
+export interface Found { found: boolean; value?: Json }
+
+/** The value at a path, following keyed-list elements and set values. */
+export function valueAt(obj: Json, path: Path): Found {
+  let cur: Json = obj;
+  for (const el of path) {
+    if (el.startsWith('f:')) {
+      if (!isObject(cur) || !(el.slice(2) in cur)) return { found: false };
+      cur = cur[el.slice(2)];
+      if (cur === null) return { found: false };
+    } else if (el.startsWith('k:')) {
+      if (!Array.isArray(cur)) return { found: false };
+      const key = JSON.parse(el.slice(2)) as JsonObject;
+      const match: Json | undefined = cur.find((e) => isObject(e) && Object.entries(key).every(([k, v]) => e[k] === v));
+      if (match === undefined) return { found: false };
+      cur = match;
+    } else if (el.startsWith('v:')) {
+      if (!Array.isArray(cur)) return { found: false };
+      const want = el.slice(2);
+      const match = cur.find((e) => JSON.stringify(e) === want);
+      if (match === undefined) return { found: false };
+      cur = match;
+    } else {
+      return { found: false };
+    }
+  }
+  return { found: true, value: cur };
+}
+
+/** Keyed-list elements and set values are owned for their presence; everything else for its value. */
+export function isMembership(path: Path): boolean {
+  const last = path[path.length - 1] ?? '';
+  return last.startsWith('k:') || last.startsWith('v:');
+}
+
+/** Deletes the value at a path (a field, a keyed element, a set value). */
+export function removeAt(obj: JsonObject, path: Path): void {
+  const parent = valueAt(obj, path.slice(0, -1));
+  if (!parent.found) return;
+  const last = path[path.length - 1];
+  const container = parent.value;
+  if (last.startsWith('f:') && isObject(container)) { delete container[last.slice(2)]; return; }
+  if (!Array.isArray(container)) return;
+  const target = valueAt(obj, path);
+  if (!target.found) return;
+  const at = container.indexOf(target.value as Json);
+  if (at >= 0) container.splice(at, 1);
+}
+
+/** ".spec.template.spec.containers[name=\"web\"].image", as upstream prints conflict fields. */
+export function pathString(path: Path): string {
+  return path.map((el) => {
+    if (el.startsWith('f:')) return `.${el.slice(2)}`;
+    if (el.startsWith('k:')) {
+      const key = JSON.parse(el.slice(2)) as JsonObject;
+      return `[${Object.entries(key).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}]`;
+    }
+    if (el.startsWith('v:')) return `[=${el.slice(2)}]`;
+    return el;
+  }).join('');
+}
+
+export function toFieldsV1(set: FieldSet): JsonObject {
+  type Node = { member: boolean; children: Map<string, Node> };
+  const root: Node = { member: false, children: new Map() };
+  for (const path of set.values()) {
+    let node = root;
+    for (const el of path) {
+      let next = node.children.get(el);
+      if (!next) { next = { member: false, children: new Map() }; node.children.set(el, next); }
+      node = next;
+    }
+    node.member = true;
+  }
+  const render = (node: Node): JsonObject => {
+    const out: JsonObject = {};
+    if (node.member && node.children.size > 0) out['.'] = {};
+    for (const k of [...node.children.keys()].sort()) out[k] = render(node.children.get(k) as Node);
+    return out;
+  };
+  return render(root);
+}
+
+export function fromFieldsV1(tree: Json): FieldSet {
+  const set: FieldSet = new Map();
+  const walk = (node: Json, path: Path) => {
+    if (!isObject(node)) return;
+    const keys = Object.keys(node);
+    if (keys.length === 0 && path.length > 0) { set.set(pathKey(path), path); return; }
+    for (const k of keys) {
+      if (k === '.') { if (path.length > 0) set.set(pathKey(path), path); continue; }
+      walk(node[k], [...path, k]);
+    }
+  };
+  walk(tree, []);
+  return set;
+}
+
+/** True when some path in `set` is `path` itself or lies below it. */
+export function ownsAtOrBelow(set: FieldSet, path: Path): boolean {
+  const prefix = pathKey(path);
+  for (const k of set.keys()) if (k === prefix || k.startsWith(prefix + SEP)) return true;
+  return false;
+}
+
+export { structs };
