@@ -1,7 +1,7 @@
 // PodSyncer against the fake runtime: sandbox + containers, phases and conditions, restart back-off,
 // image and command errors, init containers, graceful deletion.
 import t from 'tap';
-import { harness, makePod } from './helpers.ts';
+import { harness, makePod } from './fixtures/helpers.ts';
 
 t.test('a pod runs: sandbox, container, status with IP, Ready and QoS', async (t) => {
   const h = harness(t);
