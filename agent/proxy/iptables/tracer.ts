@@ -14,6 +14,7 @@ export interface Rule {
   ctstate?: string[];
   probability?: number;
   recent?: { name: string; op: 'rcheck' | 'set'; seconds?: number };
+  matchSet?: { name: string; flags: string[]; neg: boolean };
   target: string;
   toDestination?: string;
   orMark?: number;
@@ -59,6 +60,7 @@ export function parseRule(args: string[], text: string): Rule {
       case '--set': rule.recent!.op = 'set'; break;
       case '--seconds': rule.recent!.seconds = Number(next()); break;
       case '--reap': case '--random-fully': break;
+      case '--match-set': rule.matchSet = { name: next(), flags: next().split(','), neg }; break;
       case '-j': rule.target = next(); break;
       case '--to-destination': rule.toDestination = next(); break;
       case '--or-mark': rule.orMark = Number(next()); break;
@@ -81,6 +83,28 @@ const verdicts = new Set(['ACCEPT', 'DROP', 'REJECT', 'RETURN', 'DNAT', 'MASQUER
 /** Rules as iptables would hold them after a series of `iptables-restore --noflush` runs. */
 export class RuleSet {
   readonly tables = new Map<string, Table>();
+  /** ipsets by name: type and entries, as `ipset restore` would leave them. */
+  readonly ipsets = new Map<string, { type: string; entries: Set<string> }>();
+
+  /** Apply an `ipset restore` input (create, flush, add, swap, destroy). */
+  restoreIpsets(input: string): void {
+    for (const line of input.split('\n')) {
+      const [op, name, arg] = line.trim().split(/\s+/);
+      if (!op || !name) continue;
+      const set = this.ipsets.get(name);
+      if (op === 'create') { if (!set) this.ipsets.set(name, { type: arg!, entries: new Set() }); continue; }
+      if (!set) throw new Error(`ipset ${op}: no set ${name}`);
+      if (op === 'flush') set.entries.clear();
+      else if (op === 'add') set.entries.add(arg!);
+      else if (op === 'destroy') this.ipsets.delete(name);
+      else if (op === 'swap') {
+        const other = this.ipsets.get(arg!);
+        if (!other) throw new Error(`ipset swap: no set ${arg}`);
+        this.ipsets.set(name, other);
+        this.ipsets.set(arg!, set);
+      } else throw new Error(`ipset: unknown operation ${op}`);
+    }
+  }
 
   table(name: string): Table {
     let t = this.tables.get(name);
@@ -158,6 +182,9 @@ export interface Packet {
   nodeAddresses: string[];
 }
 
+/** ipvs: the real servers ("ip:port") of the virtual server at dst:dport, or null when there is none. */
+export type IpvsLookup = (dst: string, dport: number, proto: string) => string[] | null;
+
 export interface Outcome {
   /** DNAT destination "ip:port", or null when nat left the packet alone. */
   destination: string | null;
@@ -190,7 +217,24 @@ interface WalkState { prob: number; dst: string; dport: number; mark: number; de
 
 const isLocal = (ip: string, pkt: Packet) => ip.startsWith('127.') || pkt.nodeAddresses.includes(ip);
 
-function matches(rule: Rule, pkt: Packet, s: WalkState): boolean {
+type Ipsets = RuleSet['ipsets'];
+
+/** The element a packet presents to a set match with these flags (ip / proto:port per dimension). */
+function setElement(type: string, flags: string[], pkt: Packet, s: WalkState): string {
+  const proto = (pkt.proto ?? 'TCP').toLowerCase();
+  if (type.startsWith('bitmap:port')) return flags[0] === 'dst' ? String(s.dport) : '?';
+  return flags.map((f, i) => {
+    if (i === 1) return f === 'dst' ? `${proto}:${s.dport}` : '?';
+    return f === 'dst' ? s.dst : pkt.src;
+  }).join(',');
+}
+
+function matches(rule: Rule, pkt: Packet, s: WalkState, sets: Ipsets): boolean {
+  if (rule.matchSet) {
+    const set = sets.get(rule.matchSet.name);
+    if (!set) throw new Error(`match-set ${rule.matchSet.name}: no such ipset`);
+    if (set.entries.has(setElement(set.type, rule.matchSet.flags, pkt, s)) === rule.matchSet.neg) return false;
+  }
   if (rule.src && inCidr(pkt.src, rule.src.cidr) === rule.src.neg) return false;
   if (rule.dst && inCidr(s.dst, rule.dst.cidr) === rule.dst.neg) return false;
   if (rule.proto && rule.proto !== (pkt.proto ?? 'TCP').toLowerCase()) return false;
@@ -207,7 +251,7 @@ function clone(s: WalkState): WalkState {
 }
 
 /** Walk `chain`, returning every state the packet can leave in (statistic and recent matches fork the walk). */
-function walk(table: Table, chain: string, pkt: Packet, start: WalkState, depth = 0): WalkState[] {
+function walk(table: Table, chain: string, pkt: Packet, start: WalkState, sets: Ipsets, depth = 0): WalkState[] {
   if (depth > 32) throw new Error(`jump loop through ${chain}`);
   const rules = table.get(chain);
   if (!rules) throw new Error(`no chain ${chain}`);
@@ -217,7 +261,7 @@ function walk(table: Table, chain: string, pkt: Packet, start: WalkState, depth 
   for (const rule of rules) {
     const next: WalkState[] = [];
     for (const s of live) {
-      if (!matches(rule, pkt, s)) { next.push(s); continue; }
+      if (!matches(rule, pkt, s, sets)) { next.push(s); continue; }
       const forks = rule.probability !== undefined || rule.recent?.op === 'rcheck';
       const taken = clone(s);
       if (forks) {
@@ -243,7 +287,7 @@ function walk(table: Table, chain: string, pkt: Packet, start: WalkState, depth 
         case 'ACCEPT': case 'DROP': case 'REJECT': case 'MASQUERADE': case 'SNAT':
           taken.terminal = rule.target; done.push(taken); break;
         default:
-          for (const out of walk(table, rule.target, pkt, taken, depth + 1)) (out.terminal ? done : next).push(out);
+          for (const out of walk(table, rule.target, pkt, taken, sets, depth + 1)) (out.terminal ? done : next).push(out);
       }
     }
     live = next;
@@ -255,13 +299,20 @@ function walk(table: Table, chain: string, pkt: Packet, start: WalkState, depth 
  * Trace a new connection through nat (KUBE-SERVICES, as jumped to from PREROUTING or OUTPUT), then filter
  * (KUBE-SERVICES / KUBE-EXTERNAL-SERVICES as the jump rules place them), then nat KUBE-POSTROUTING.
  */
-export function trace(rules: RuleSet, pkt: Packet): Outcome[] {
+export function trace(rules: RuleSet, pkt: Packet, ipvs?: IpvsLookup): Outcome[] {
   const nat = rules.table('nat');
   const filter = rules.table('filter');
   const initial: WalkState = { prob: 1, dst: pkt.dst, dport: pkt.dport, mark: 0, destination: null, recentSet: [], chains: [], terminal: null };
-  const natOut = nat.has('KUBE-SERVICES') ? walk(nat, 'KUBE-SERVICES', pkt, initial) : [initial];
+  const natOut = nat.has('KUBE-SERVICES') ? walk(nat, 'KUBE-SERVICES', pkt, initial, rules.ipsets) : [initial];
   const outcomes: Outcome[] = [];
+  // ipvs mode: no DNAT rules; the virtual server (on kube-ipvs0, so local input) picks the destination.
+  const expanded: WalkState[] = [];
   for (const s of natOut) {
+    const picks = ipvs && !s.destination ? ipvs(s.dst, s.dport, pkt.proto ?? 'TCP') : null;
+    if (!picks || picks.length === 0) { expanded.push(s); continue; }
+    for (const d of picks) expanded.push({ ...clone(s), destination: d, prob: s.prob / picks.length });
+  }
+  for (const s of expanded) {
     const after = clone(s);
     after.terminal = null;
     if (s.destination) {
@@ -274,13 +325,13 @@ export function trace(rules: RuleSet, pkt: Packet): Outcome[] {
     let verdict: Outcome['verdict'] = 'ACCEPT';
     for (const c of filterChains) {
       if (!filter.has(c)) continue;
-      for (const f of walk(filter, c, pkt, after)) {
+      for (const f of walk(filter, c, pkt, after, rules.ipsets)) {
         if (f.terminal === 'REJECT' || f.terminal === 'DROP') verdict = f.terminal;
       }
     }
     let masquerade = false;
     if (nat.has('KUBE-POSTROUTING')) {
-      masquerade = walk(nat, 'KUBE-POSTROUTING', { ...pkt }, after).some((p) => p.terminal === 'MASQUERADE');
+      masquerade = walk(nat, 'KUBE-POSTROUTING', { ...pkt }, after, rules.ipsets).some((p) => p.terminal === 'MASQUERADE');
     }
     outcomes.push({ probability: s.prob, destination: s.destination, verdict, masquerade, affinity: s.affinity, recentSet: s.recentSet, chains: s.chains });
   }
