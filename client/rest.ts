@@ -312,7 +312,7 @@ export class RestClient {
    * share it). If a continue token expires mid-way (410), falls back to one unpaginated list.
    */
   async listAll<T>(ref: ResourceRef, opts: ListOptions & { pageSize?: number } = {}): Promise<KubeList<T>> {
-    const pageSize = opts.pageSize ?? 500;
+    const pageSize = opts.pageSize === undefined ? 500 : opts.pageSize || undefined; // 0 = one unpaginated list
     const first = await this.list<T>(ref, { ...opts, limit: pageSize, continue: undefined });
     const items = [...(first.items ?? [])];
     let cont = first.metadata?.continue;

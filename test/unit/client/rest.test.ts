@@ -228,3 +228,14 @@ t.test('resources gives refs that build the upstream paths', async (t) => {
   t.equal(apiVersionOf(resources.endpointslices), 'discovery.k8s.io/v1');
   t.equal(apiVersionOf(resources.nodes), 'v1');
 });
+
+t.test('listAll with pageSize 0 sends one list without a limit', async (t) => {
+  const { api, client } = await fake(t);
+  for (let i = 0; i < 3; i++) api.put('v1/pods', { metadata: { name: `p${i}`, namespace: 'ns' } });
+  const list = await client.listAll<V1Pod>({ version: 'v1', resource: 'pods' }, { pageSize: 0, labelSelector: '' });
+  t.equal(list.items.length, 3);
+  t.equal(api.listRequests().length, 1);
+  t.equal(api.listRequests()[0]!.url.searchParams.get('limit'), null);
+  await client.listAll<V1Pod>({ version: 'v1', resource: 'pods' }, { labelSelector: '' });
+  t.equal(api.listRequests()[1]!.url.searchParams.get('limit'), '500', 'default page size 500');
+});
