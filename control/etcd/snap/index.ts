@@ -1,0 +1,2 @@
+// kts etcd snapshot files: see snapshotter.ts for usage.
+export { Snapshotter, SnapCorruptError, encodeSnapshot, decodeSnapshot, snapshotFileName } from './snapshotter.ts';
