@@ -11,6 +11,7 @@ import { gatherNodeFacts, NodeAgent, pickNodeIP, type Health, type NodeFacts } f
 import { Pleg } from './pleg.ts';
 import { PodWorkers } from './pod-workers.ts';
 import { RuntimeInspector } from './runtime-state.ts';
+import { ANNOTATION_CONFIG_MIRROR, isMirrorPod, loadStaticPods, mirrorPod } from './static-pods.ts';
 import { StatusManager } from './status-manager.ts';
 import { PodSyncer, type SyncConfig } from './sync.ts';
 
@@ -29,6 +30,8 @@ export interface KubeletConfig {
   cniConfDir?: string;
   cniBridge?: string;
   cniIpMasq?: boolean;
+  /** Directory of static pod manifests (--pod-manifest-path). */
+  staticPodPath?: string;
   nodeLabels: Record<string, string>;
   port: number;
   maxPods: number;
@@ -84,6 +87,10 @@ export class Kubelet {
   private podCIDR?: string;
   private facts?: NodeFacts;
   private runtimeVersion = '';
+  /** Static pods by uid, and the API's mirror pods by static uid (to skip them and to delete them). */
+  private readonly staticPods = new Map<string, V1Pod>();
+  private readonly mirrors = new Map<string, V1Pod>();
+  private staticTimer?: NodeJS.Timeout;
 
   constructor(deps: KubeletDeps) {
     this.config = deps.config;
@@ -189,6 +196,7 @@ export class Kubelet {
       remove: (pod) => this.removePod(pod),
     });
     this.podsSynced = true;
+    if (this.config.staticPodPath) await this.syncStaticPods();
     for (const uid of this.desired.keys()) this.workers.update(uid);
     this.pleg.start();
     const resync = () => {
@@ -218,9 +226,43 @@ export class Kubelet {
     }
   }
 
+  /** Re-read the manifest directory: add new static pods, drop removed ones, keep mirror pods in the API. */
+  async syncStaticPods(): Promise<void> {
+    const { pods, errors } = await loadStaticPods(this.config.staticPodPath!, this.config.nodeName);
+    for (const e of errors) this.log('bad static pod manifest', { err: e });
+    const seen = new Set<string>();
+    for (const pod of pods) {
+      const uid = pod.metadata!.uid!;
+      seen.add(uid);
+      if (!this.staticPods.has(uid)) {
+        this.staticPods.set(uid, pod);
+        this.upsertPod(pod);
+      }
+      if (!this.mirrors.has(uid)) {
+        await this.api.createPod(mirrorPod(pod)).catch((err: Error & { reason?: string }) => {
+          if (err.reason !== 'AlreadyExists') this.log('mirror pod create failed', { pod: pod.metadata?.name, err: err.message });
+        });
+      }
+    }
+    for (const [uid, pod] of this.staticPods) {
+      if (seen.has(uid)) continue;
+      this.staticPods.delete(uid);
+      this.removePod(pod);
+      const mirror = this.mirrors.get(uid);
+      if (mirror) await this.api.deletePod(mirror.metadata!.namespace ?? 'default', mirror.metadata!.name!, mirror.metadata!.uid!).catch(() => {});
+    }
+    if (this.staticTimer) clearTimeout(this.staticTimer);
+    this.staticTimer = setTimeout(() => void this.syncStaticPods().catch((err) => this.log('static pods', { err: (err as Error).message })), 20_000);
+  }
+
   upsertPod(pod: V1Pod): void {
     const uid = pod.metadata?.uid;
     if (!uid) return;
+    if (isMirrorPod(pod)) {
+      // The API's copy of a static pod: never run it; remember it so a deleted mirror gets recreated.
+      this.mirrors.set(pod.metadata!.annotations![ANNOTATION_CONFIG_MIRROR]!, pod);
+      return;
+    }
     this.desired.set(uid, pod);
     if (this.podsSynced) this.workers.update(uid);
   }
@@ -228,6 +270,10 @@ export class Kubelet {
   removePod(pod: V1Pod): void {
     const uid = pod.metadata?.uid;
     if (!uid) return;
+    if (isMirrorPod(pod)) {
+      this.mirrors.delete(pod.metadata!.annotations![ANNOTATION_CONFIG_MIRROR]!);
+      return;
+    }
     this.desired.delete(uid);
     if (this.podsSynced) this.workers.update(uid);
   }
@@ -238,6 +284,7 @@ export class Kubelet {
     this.nodeAgent?.stop();
     this.probes.stop();
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    if (this.staticTimer) clearTimeout(this.staticTimer);
     for (const t of this.wakeups.values()) clearTimeout(t);
     this.wakeups.clear();
     await this.workers.drain();

@@ -1,0 +1,61 @@
+// kts kubelet: the node agent. Flags use the upstream names; --config reads a KubeletConfiguration.
+import { Command } from 'commander';
+import { loadConfig } from '../../client/kubeconfig.ts';
+import { RestClient } from '../../client/rest.ts';
+import { CriClient } from '../cri/client.ts';
+import { resolveConfig, type KubeletFlags } from './config.ts';
+import { Kubelet, type Logger } from './kubelet.ts';
+import { RestKubeletApi } from './rest-api.ts';
+import { notifyReady } from './sdnotify.ts';
+
+const log: Logger = (msg, fields) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'kubelet', msg, ...fields })}\n`);
+};
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('kts kubelet')
+    .description('node agent: registers the node and runs its pods in containerd over CRI')
+    .option('--kubeconfig <path>', 'kubeconfig for the API server')
+    .option('--config <path>', 'KubeletConfiguration file (kubelet.config.k8s.io/v1beta1)')
+    .option('--container-runtime-endpoint <endpoint>', 'CRI socket (unix:///abs/path)')
+    .option('--node-ip <ip>', 'IP address the node reports (default: first non-NAT IPv4)')
+    .option('--hostname-override <name>', 'node name instead of the hostname')
+    .option('--pod-manifest-path <dir>', 'directory of static pod manifests')
+    .option('--root-dir <dir>', 'kubelet state directory (volumes)')
+    .option('--cgroup-root <path>', 'cgroup under which kubepods/ is made')
+    .option('--pod-cidr <cidr>', 'pod CIDR when no controller assigns one')
+    .option('--cni-conf-dir <dir>', 'where to write the CNI config containerd reads')
+    .option('--cluster-dns <ips>', 'comma-separated cluster DNS server IPs')
+    .option('--cluster-domain <domain>', 'cluster DNS domain')
+    .option('--node-labels <k=v,...>', 'labels to add when registering the node')
+    .option('--port <port>', 'kubelet server port')
+    .option('--pod-logs-dir <dir>', 'container log root (default /var/log/pods)')
+    .exitOverride();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'commander.helpDisplayed' || (err as { code?: string }).code === 'commander.help') return;
+    throw err;
+  }
+  const flags = program.opts<KubeletFlags>();
+  const cfg = resolveConfig(flags);
+  const client = new RestClient(loadConfig({ kubeconfig: cfg.kubeconfig }));
+  const runtime = new CriClient(cfg.containerRuntimeEndpoint);
+  const api = new RestKubeletApi(client, (err) => log('pod watch error', { err: (err as Error).message }));
+  const kubelet = new Kubelet({ api, runtime, config: cfg, log });
+  const shutdown = async (signal: string) => {
+    log('shutting down', { signal });
+    // Pods keep running: a kubelet restart must not restart them.
+    await kubelet.stop();
+    runtime.close();
+    client.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) => log('unhandled rejection', { err: String(err) }));
+  await kubelet.start();
+  log('kubelet started', { node: cfg.nodeName, nodeIP: kubelet.nodeIP, runtime: cfg.containerRuntimeEndpoint });
+  await notifyReady(`node ${cfg.nodeName} registered`);
+  await new Promise(() => {});
+}
