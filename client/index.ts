@@ -30,6 +30,8 @@
 //   relists on 410 (HTTP or ERROR event) and delivers the difference as add/update/delete; backs off on
 //   errors (reported through opts.onError) and never stops until stop().
 //   Low-level: `for await (const ev of watch(client, ref, { resourceVersion })) ...`
+//   Shared (controller-manager): const f = new InformerFactory(client); const pods = f.informerFor<V1Pod>(resources.pods);
+//   ... f.start(); await f.waitForSync(signal);   -- one informer per (resource, namespace, selectors)
 //
 // Work queue (controllers)
 //   const q = new WorkQueue<string>();  q.add(key); const key = await q.get(); ...; q.done(key);
@@ -49,6 +51,8 @@ export type { ClientConfig, LoadOptions, ParseOptions, InClusterOptions } from '
 export { watch, parseWatchLine, WatchDecodeError } from './watch.ts';
 export type { WatchEvent, WatchEventType, WatchOptions } from './watch.ts';
 export { Informer, startAndSync } from './informer.ts';
+export { InformerFactory } from './factory.ts';
+export type { FactoryOptions, SharedInformerOptions } from './factory.ts';
 export type { EventHandlers, InformerOptions, InformerPhase } from './informer.ts';
 export { Store, keyOf, splitKey, namespaceIndex, NAMESPACE_INDEX } from './store.ts';
 export type { IndexFunc } from './store.ts';

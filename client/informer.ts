@@ -107,6 +107,7 @@ export class Informer<T extends KubernetesObject> {
 
   waitForSync(signal?: AbortSignal): Promise<void> {
     if (this.synced) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
       this.syncWaiters.push(waiter);

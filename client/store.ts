@@ -46,6 +46,10 @@ export class Store<T extends KubernetesObject> {
     }
   }
 
+  hasIndex(name: string): boolean {
+    return this.indexers.has(name);
+  }
+
   get size(): number {
     return this.items.size;
   }

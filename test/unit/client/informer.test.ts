@@ -253,3 +253,31 @@ t.test('a watch the server never ends is closed by the watchdog and resumed from
   t.equal(inf.stats.lists, 1, 'no relist');
   t.same(log.errors, []);
 });
+
+t.test('InformerFactory shares one informer per collection and selectors', async (t) => {
+  const { InformerFactory } = await import('../../../client/factory.ts');
+  const api = new FakeApiServer();
+  const server = await api.start();
+  const client = new RestClient({ server, qps: 0 });
+  const f = new InformerFactory(client, { onError: () => {} });
+  t.teardown(async () => {
+    await f.stop();
+    client.close();
+    await api.close();
+  });
+  api.put(PODS, pod('a', 'n1'));
+  const byNode = (p: V1Pod) => [p.spec?.nodeName ?? ''];
+  const p1 = f.informerFor<V1Pod>(podsRef, { indexers: { node: byNode } });
+  const p2 = f.informerFor<V1Pod>(podsRef, { indexers: { node: byNode } });
+  const other = f.informerFor<V1Pod>(podsRef, { fieldSelector: 'spec.nodeName=n2' });
+  t.equal(p1, p2, 'same collection: same informer');
+  t.not(p1, other, 'different selector: its own informer');
+  f.start();
+  await f.waitForSync();
+  t.same(p1.store.byIndex('node', 'n1').map((p) => p.metadata!.name), ['a']);
+  t.equal(other.store.size, 0);
+  const late = f.informerFor<V1Pod>({ version: 'v1', resource: 'configmaps' });
+  await late.waitForSync();
+  t.ok(late.hasSynced(), 'informers made after start() are started');
+  t.equal(api.listRequests().filter((r) => r.url.pathname === '/api/v1/pods').length, 2, 'two pod lists, not three');
+});
