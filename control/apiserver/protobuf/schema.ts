@@ -241,8 +241,68 @@ message ResourceAttributes {
 message NonResourceAttributes { optional string path = 1; optional string verb = 2; }
 message SubjectAccessReviewStatus { optional bool allowed = 1; optional string reason = 2; optional string evaluationError = 3; optional bool denied = 4; }
 
+message CronJob { optional ObjectMeta metadata = 1; optional CronJobSpec spec = 2; optional CronJobStatus status = 3; }
+message CronJobSpec {
+  optional string schedule = 1; optional int64 startingDeadlineSeconds = 2 [(ptr) = true]; optional string concurrencyPolicy = 3;
+  optional bool suspend = 4 [(ptr) = true]; optional JobTemplateSpec jobTemplate = 5; optional int32 successfulJobsHistoryLimit = 6 [(ptr) = true];
+  optional int32 failedJobsHistoryLimit = 7 [(ptr) = true]; optional string timeZone = 8 [(ptr) = true];
+}
+message JobTemplateSpec { optional ObjectMeta metadata = 1; optional JobSpec spec = 2; }
+message CronJobStatus { repeated ObjectReference active = 1; optional Time lastScheduleTime = 4; optional Time lastSuccessfulTime = 5; }
+
 // policy/v1
 message Eviction { optional ObjectMeta metadata = 1; optional DeleteOptions deleteOptions = 2; }
+message PodDisruptionBudget { optional ObjectMeta metadata = 1; optional PodDisruptionBudgetSpec spec = 2; optional PodDisruptionBudgetStatus status = 3; }
+message PodDisruptionBudgetSpec {
+  optional IntOrString minAvailable = 1; optional LabelSelector selector = 2; optional IntOrString maxUnavailable = 3;
+  optional string unhealthyPodEvictionPolicy = 4 [(ptr) = true];
+}
+message PodDisruptionBudgetStatus {
+  optional int64 observedGeneration = 1; map<string, Time> disruptedPods = 2; optional int32 disruptionsAllowed = 3;
+  optional int32 currentHealthy = 4; optional int32 desiredHealthy = 5; optional int32 expectedPods = 6; repeated Condition conditions = 7;
+}
+
+// core/v1 ResourceQuota
+message ResourceQuota { optional ObjectMeta metadata = 1; optional ResourceQuotaSpec spec = 2; optional ResourceQuotaStatus status = 3; }
+message ResourceQuotaSpec { map<string, Quantity> hard = 1; repeated string scopes = 2; optional ScopeSelector scopeSelector = 3; }
+message ScopeSelector { repeated ScopedResourceSelectorRequirement matchExpressions = 1; }
+message ScopedResourceSelectorRequirement { optional string scopeName = 1; optional string operator = 2; repeated string values = 3; }
+message ResourceQuotaStatus { map<string, Quantity> hard = 1; map<string, Quantity> used = 2; }
+
+// rbac.authorization.k8s.io/v1
+message Role { optional ObjectMeta metadata = 1; repeated PolicyRule rules = 2; }
+message ClusterRole { optional ObjectMeta metadata = 1; repeated PolicyRule rules = 2; optional AggregationRule aggregationRule = 3; }
+message PolicyRule { repeated string verbs = 1; repeated string apiGroups = 2; repeated string resources = 3; repeated string resourceNames = 4; repeated string nonResourceURLs = 5; }
+message AggregationRule { repeated LabelSelector clusterRoleSelectors = 1; }
+message RoleBinding { optional ObjectMeta metadata = 1; repeated Subject subjects = 2; optional RoleRef roleRef = 3; }
+message ClusterRoleBinding { optional ObjectMeta metadata = 1; repeated Subject subjects = 2; optional RoleRef roleRef = 3; }
+message Subject { optional string kind = 1; optional string apiGroup = 2; optional string name = 3; optional string namespace = 4; }
+message RoleRef { optional string apiGroup = 1; optional string kind = 2; optional string name = 3; }
+
+// scheduling.k8s.io/v1
+message PriorityClass {
+  optional ObjectMeta metadata = 1; optional int32 value = 2 [(ptr) = true]; optional bool globalDefault = 3; optional string description = 4;
+  optional string preemptionPolicy = 5 [(ptr) = true];
+}
+
+// networking.k8s.io/v1
+message Ingress { optional ObjectMeta metadata = 1; optional IngressSpec spec = 2; optional IngressStatus status = 3; }
+message IngressSpec {
+  optional IngressBackend defaultBackend = 1; repeated IngressTLS tls = 2; repeated IngressRule rules = 3;
+  optional string ingressClassName = 4 [(ptr) = true];
+}
+message IngressTLS { repeated string hosts = 1; optional string secretName = 2; }
+message IngressRule { optional string host = 1; optional IngressRuleValue ingressRuleValue = 2 [(inline) = true]; }
+message IngressRuleValue { optional HTTPIngressRuleValue http = 1; }
+message HTTPIngressRuleValue { repeated HTTPIngressPath paths = 1; }
+message HTTPIngressPath { optional string path = 1; optional IngressBackend backend = 2; optional string pathType = 3 [(ptr) = true]; }
+message IngressBackend { optional TypedLocalObjectReference resource = 3; optional IngressServiceBackend service = 4; }
+message TypedLocalObjectReference { optional string apiGroup = 1 [(ptr) = true]; optional string kind = 2; optional string name = 3; }
+message IngressServiceBackend { optional string name = 1; optional ServiceBackendPort port = 2; }
+message ServiceBackendPort { optional string name = 1; optional int32 number = 2; }
+message IngressStatus { optional IngressLoadBalancerStatus loadBalancer = 1; }
+message IngressLoadBalancerStatus { repeated IngressLoadBalancerIngress ingress = 1; }
+message IngressLoadBalancerIngress { optional string ip = 1; optional string hostname = 2; }
 `;
 
 /** apiVersion/kind -> message name, for the kinds accepted as protobuf bodies */
@@ -251,5 +311,8 @@ export const KINDS: Record<string, string> = {
   'v1/ServiceAccount': 'ServiceAccount', 'v1/Pod': 'Pod', 'apps/v1/Deployment': 'Deployment', 'batch/v1/Job': 'Job',
   'authentication.k8s.io/v1/TokenRequest': 'TokenRequest',
   'authorization.k8s.io/v1/SelfSubjectAccessReview': 'SelfSubjectAccessReview',
-  'policy/v1/Eviction': 'Eviction', 'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions', 'v1/DeleteOptions': 'DeleteOptions',
+  'policy/v1/Eviction': 'Eviction', 'policy/v1/PodDisruptionBudget': 'PodDisruptionBudget', 'batch/v1/CronJob': 'CronJob',
+  'v1/ResourceQuota': 'ResourceQuota', 'scheduling.k8s.io/v1/PriorityClass': 'PriorityClass', 'networking.k8s.io/v1/Ingress': 'Ingress',
+  'rbac.authorization.k8s.io/v1/Role': 'Role', 'rbac.authorization.k8s.io/v1/ClusterRole': 'ClusterRole',
+  'rbac.authorization.k8s.io/v1/RoleBinding': 'RoleBinding', 'rbac.authorization.k8s.io/v1/ClusterRoleBinding': 'ClusterRoleBinding', 'meta.k8s.io/v1/DeleteOptions': 'DeleteOptions', 'v1/DeleteOptions': 'DeleteOptions',
 };

@@ -116,3 +116,61 @@ t.test('drain without eviction sends DeleteOptions as protobuf; gracePeriodSecon
   t.equal(req.method, 'DELETE');
   t.same(decodeProtobufBody(req.body), { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
 });
+
+t.test('rbac: role, clusterrole (rules, non-resource URLs, aggregation), bindings', async (t) => {
+  t.same(decodeProtobufBody((await capture(['create', 'role', 'reader', '--verb=get,list', '--resource=pods', '--resource-name=a'])).body), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reader' },
+    rules: [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods'], resourceNames: ['a'] }],
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'clusterrole', 'logs', '--verb=get', '--resource=nodes', '--non-resource-url=/logs/*'])).body), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'logs' },
+    rules: [{ verbs: ['get'], apiGroups: [''], resources: ['nodes'] }, { verbs: ['get'], nonResourceURLs: ['/logs/*'] }],
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'clusterrole', 'agg', '--aggregation-rule=team=a'])).body), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'agg' },
+    aggregationRule: { clusterRoleSelectors: [{ matchLabels: { team: 'a' } }] },
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'rolebinding', 'rb', '--role=reader', '--user=alice', '--serviceaccount=default:robot'])).body), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb' },
+    subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }, { kind: 'ServiceAccount', name: 'robot', namespace: 'default' }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reader' },
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'clusterrolebinding', 'crb', '--clusterrole=logs', '--group=ops'])).body), {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'crb' },
+    subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'ops' }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'logs' },
+  });
+});
+
+t.test('priorityclass, cronjob, quota, pdb, ingress, nodeport and externalname services', async (t) => {
+  t.same(decodeProtobufBody((await capture(['create', 'priorityclass', 'high', '--value=1000', '--description=important', '--preemption-policy=Never'])).body), {
+    apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'high' }, value: 1000, description: 'important', preemptionPolicy: 'Never',
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'cronjob', 'tick', '--image=busybox', '--schedule=*/5 * * * *', '--', 'date'])).body), {
+    apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'tick' },
+    spec: { schedule: '*/5 * * * *', jobTemplate: { metadata: { name: 'tick' }, spec: { template: { metadata: {}, spec: {
+      containers: [{ name: 'tick', image: 'busybox', command: ['date'], resources: {} }], restartPolicy: 'OnFailure' } } } } },
+    status: {},
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'quota', 'q', '--hard=cpu=1,memory=1G,pods=2', '--scopes=BestEffort'])).body), {
+    apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q' }, spec: { hard: { cpu: '1', memory: '1G', pods: '2' }, scopes: ['BestEffort'] }, status: {},
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'pdb', 'budget', '--selector=app=web', '--min-available=50%'])).body), {
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'budget' },
+    spec: { minAvailable: '50%', selector: { matchLabels: { app: 'web' } } }, status: {},
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'ingress', 'ing', '--rule=foo.com/bar=svc:80'])).body), {
+    apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'ing' },
+    spec: { rules: [{ host: 'foo.com', http: { paths: [{ path: '/bar', pathType: 'Exact', backend: { service: { name: 'svc', port: { number: 80 } } } }] } }] },
+    status: { loadBalancer: {} },
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'service', 'nodeport', 'np', '--tcp=80:8080', '--node-port=30080'])).body), {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'np', labels: { app: 'np' } },
+    spec: { ports: [{ name: '80-8080', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }], selector: { app: 'np' }, type: 'NodePort' },
+    status: { loadBalancer: {} },
+  });
+  t.same(decodeProtobufBody((await capture(['create', 'service', 'externalname', 'ext', '--external-name=example.com'])).body), {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'ext', labels: { app: 'ext' } },
+    spec: { selector: { app: 'ext' }, type: 'ExternalName', externalName: 'example.com' }, status: { loadBalancer: {} },
+  });
+});
