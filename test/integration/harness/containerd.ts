@@ -20,6 +20,11 @@ export interface ContainerdNodeOptions {
   writeCni?: boolean;
   /** Import the pause and busybox images (default true). */
   images?: boolean;
+  /**
+   * Link the node netns to the host with a veth pair on a random 100.64.x.y/30 and route the pod CIDR
+   * through it, so that a process on the host (a kubelet under test, its probes) reaches pod IPs.
+   */
+  hostRoute?: boolean;
 }
 
 export interface ContainerdNode {
@@ -38,6 +43,9 @@ export interface ContainerdNode {
   cgroupParent: string;
   containerdPid: number;
   logFile: string;
+  /** With hostRoute: the node's address on the link (its "node IP") and the host side's. */
+  nodeIP?: string;
+  hostSideIP?: string;
   /** Run a command inside the node's network namespace. */
   exec(cmd: string, args: string[], opts?: { timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
   stop(): Promise<void>;
@@ -175,6 +183,10 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
   const logFile = path.join(dir, 'containerd.log');
   const socket = path.join(dir, 'containerd.sock');
   let containerdPid = 0;
+  const hostLink = `kh${suffix}`;
+  const linkNet = [100, 64, randomBytes(1)[0]!, (randomBytes(1)[0]! % 64) * 4];
+  const hostSideIP = opts.hostRoute ? linkNet.slice(0, 3).concat(linkNet[3]! + 1).join('.') : undefined;
+  const nodeIP = opts.hostRoute ? linkNet.slice(0, 3).concat(linkNet[3]! + 2).join('.') : undefined;
   let client: CriClient | undefined;
 
   const exec = async (cmd: string, args: string[], o: { timeoutMs?: number } = {}) =>
@@ -195,6 +207,7 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
     const pids = await run('ip', ['netns', 'pids', netns]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => []);
     for (const pid of pids) await killPid(pid, 2000);
     await removeCgroupTree(cgroupParent);
+    if (opts.hostRoute) await run('ip', ['link', 'del', hostLink]).catch(() => {});
     await run('ip', ['netns', 'del', netns]).catch(() => {});
     for (const f of await readdir('/var/lib/cni/results').catch(() => [] as string[])) {
       if (f.startsWith(`${cniNetworkName}-`)) await rm(path.join('/var/lib/cni/results', f), { force: true });
@@ -206,6 +219,15 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
     await mkdir(cniConfDir, { recursive: true });
     await run('ip', ['netns', 'add', netns]);
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    if (opts.hostRoute) {
+      await run('ip', ['link', 'add', hostLink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+      await run('ip', ['addr', 'add', `${hostSideIP}/30`, 'dev', hostLink]);
+      await run('ip', ['link', 'set', hostLink, 'up']);
+      await run('ip', ['-n', netns, 'addr', 'add', `${nodeIP}/30`, 'dev', 'eth0']);
+      await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      await run('ip', ['route', 'add', podCidr, 'via', nodeIP!, 'dev', hostLink]);
+    }
     await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir));
     if (opts.writeCni !== false) {
       await writeFile(path.join(cniConfDir, '10-kts.conflist'),
@@ -238,6 +260,6 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
 
   return {
     suffix, netns, dir, socket, endpoint: `unix://${socket}`, cniConfDir, cniNetworkName, podCidr, podGateway, bridge,
-    cgroupParent, containerdPid, logFile, exec, stop,
+    cgroupParent, containerdPid, logFile, nodeIP, hostSideIP, exec, stop,
   };
 }
