@@ -1,6 +1,6 @@
 // Leader election: single member, 3 and 5 members, split votes, pre-vote and check-quorum under partitions.
 import t from 'tap';
-import { Network } from './network.ts';
+import { Network } from './fixtures/network.ts';
 import { MemoryStorage, RawNode, seededRand, RaftConfigError } from '../../../control/etcd/raft/index.ts';
 
 t.test('a single member elects itself and commits its proposals', (t) => {

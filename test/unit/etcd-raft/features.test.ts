@@ -1,6 +1,6 @@
 // ReadIndex, leader transfer, membership changes, snapshots and log compaction, restart from storage.
 import t from 'tap';
-import { Network } from './network.ts';
+import { Network } from './fixtures/network.ts';
 import { ProposalDroppedError } from '../../../control/etcd/raft/index.ts';
 
 const enc = new TextEncoder();

@@ -3,7 +3,7 @@
 // one term, all members agree on every committed index, and nothing committed or applied ever changes.
 // At the end of each run the network heals and every member must converge on the same state.
 import t from 'tap';
-import { Network } from './network.ts';
+import { Network } from './fixtures/network.ts';
 import { seededRand } from '../../../control/etcd/raft/index.ts';
 import type { Rand } from '../../../control/etcd/raft/index.ts';
 

@@ -1,7 +1,7 @@
 // Log replication: commit on quorum, only current-term entries commit by counting, lagging followers catch up,
 // diverging logs are repaired with the fast back-off hint, and the inflight window bounds pipelining.
 import t from 'tap';
-import { Network } from './network.ts';
+import { Network } from './fixtures/network.ts';
 import { MemoryStorage, RawNode, seededRand, message } from '../../../control/etcd/raft/index.ts';
 import type { Entry } from '../../../control/etcd/raft/index.ts';
 
