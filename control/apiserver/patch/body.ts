@@ -26,3 +26,13 @@ export function unprocessable(message: string): ApiError {
 export function deepClone<T>(v: T): T {
   return v === undefined ? v : structuredClone(v);
 }
+
+/** Own-property read: a "__proto__" key in client JSON is data, never the prototype. */
+export function getOwn(o: JsonObject, key: string): Json | undefined {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+/** Own-property write that also works for the key "__proto__". */
+export function setOwn(o: JsonObject, key: string, value: Json): void {
+  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+}

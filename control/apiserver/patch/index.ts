@@ -38,6 +38,17 @@ export function patchMediaType(contentType: string): string {
  * Conflict with FieldManagerConflict causes (server-side apply), NotFound.
  */
 export function applyPatch(contentType: string, current: object | undefined, body: Buffer, opts: PatchOptions): object {
+  try {
+    return dispatch(contentType, current, body, opts);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // nothing a client sends may become a 500: a stack overflow on absurd nesting or any other surprise is the body's fault
+    if (err instanceof RangeError) throw errors.badRequest('the patch is nested too deeply');
+    throw errors.badRequest(`the patch could not be applied: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+function dispatch(contentType: string, current: object | undefined, body: Buffer, opts: PatchOptions): object {
   const type = patchMediaType(contentType);
   if (!(PATCH_CONTENT_TYPES as readonly string[]).includes(type)) {
     throw new ApiError('UnsupportedMediaType',

@@ -70,6 +70,15 @@ function special(plain: Plain, type: protobuf.Type): unknown {
 }
 
 export function decodeProtobufBody(body: Buffer): object {
+  try {
+    return decode(body);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw errors.badRequest(`protobuf body: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+function decode(body: Buffer): object {
   if (body.length < PROTOBUF_MAGIC.length || !body.subarray(0, 4).equals(PROTOBUF_MAGIC)) {
     throw errors.badRequest('protobuf body: missing the "k8s\\x00" prefix of a Kubernetes protobuf envelope');
   }
@@ -86,7 +95,7 @@ export function decodeProtobufBody(body: Buffer): object {
   if (envelope.contentEncoding) {
     throw errors.badRequest(`protobuf body: content encoding ${JSON.stringify(envelope.contentEncoding)} is not supported`);
   }
-  const messageName = KINDS[`${apiVersion}/${kind}`];
+  const messageName = Object.hasOwn(KINDS, `${apiVersion}/${kind}`) ? KINDS[`${apiVersion}/${kind}`] : undefined;
   if (!messageName) {
     throw new ApiError('UnsupportedMediaType',
       `protobuf request bodies are not supported for kind ${JSON.stringify(kind)} (${apiVersion}); send application/json`);

@@ -51,7 +51,7 @@ export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): Fie
       if (lk.kind === 'atomic') { add(path); return; }
       if (lk.kind === 'set') { for (const item of v) add([...path, `v:${JSON.stringify(item)}`]); return; }
       for (const item of v) {
-        if (!isObject(item) || !(lk.key in item)) { add(path); return; } // malformed: own the list whole
+        if (!isObject(item) || !Object.hasOwn(item, lk.key)) { add(path); return; } // malformed: own the list whole
         const el = [...path, keyElement(lk.key, item[lk.key])];
         add(el);
         walkObject(item, el, childSchema(meta), depth + 1);
@@ -71,7 +71,7 @@ export function valueAt(obj: Json, path: Path): Found {
   let cur: Json = obj;
   for (const el of path) {
     if (el.startsWith('f:')) {
-      if (!isObject(cur) || !(el.slice(2) in cur)) return { found: false };
+      if (!isObject(cur) || !Object.hasOwn(cur, el.slice(2))) return { found: false };
       cur = cur[el.slice(2)];
       if (cur === null) return { found: false };
     } else if (el.startsWith('k:')) {
@@ -105,7 +105,7 @@ export function removeAt(obj: JsonObject, path: Path): void {
   if (!parent.found) return;
   const last = path[path.length - 1];
   const container = parent.value;
-  if (last.startsWith('f:') && isObject(container)) { delete container[last.slice(2)]; return; }
+  if (last.startsWith('f:') && isObject(container)) { if (Object.hasOwn(container, last.slice(2))) delete container[last.slice(2)]; return; }
   if (!Array.isArray(container)) return;
   const target = valueAt(obj, path);
   if (!target.found) return;

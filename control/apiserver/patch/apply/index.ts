@@ -3,7 +3,7 @@
 // other lists and scalars are atomic. Keyed lists use the strategic-merge-patch keys (e.g. ports by containerPort).
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ApiError, errors, type Cause } from '../../../../api/errors.ts';
-import { isObject, deepClone, type Json, type JsonObject } from '../body.ts';
+import { isObject, deepClone, getOwn, setOwn, type Json, type JsonObject } from '../body.ts';
 import { childSchema, fieldMeta, schemaForKind, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
 import {
   fieldSetOf, isMembership, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, valueAt, type FieldSet, type Path,
@@ -52,9 +52,9 @@ function mergeApplied(live: Json | undefined, config: Json, meta: FieldMeta | un
   if (isObject(config)) {
     const out: JsonObject = isObject(live) ? live : {};
     for (const [k, v] of Object.entries(config)) {
-      if (v === null) { delete out[k]; continue; }
+      if (v === null) { if (Object.hasOwn(out, k)) delete out[k]; continue; }
       const m = fieldMeta(node, k);
-      out[k] = mergeApplied(out[k], v, m, childSchema(m));
+      setOwn(out, k, mergeApplied(getOwn(out, k), v, m, childSchema(m)));
     }
     return out;
   }

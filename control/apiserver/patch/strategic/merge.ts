@@ -4,7 +4,7 @@
 // Element order follows upstream (apimachinery strategicpatch/patch.go): patch items in patch order interleaved
 // with server-only items in their live order, where an item that only the patch knows comes first.
 import { errors } from '../../../../api/errors.ts';
-import { isObject, deepClone, type Json, type JsonObject } from '../body.ts';
+import { isObject, deepClone, getOwn, setOwn, type Json, type JsonObject } from '../body.ts';
 import { childSchema, fieldMeta, type FieldMeta, type SchemaNode } from './schema.ts';
 
 const DIRECTIVE = '$patch';
@@ -22,7 +22,7 @@ export function strategicMerge(original: JsonObject, patch: JsonObject, schema: 
 
 function mergeMap(original: JsonObject | undefined, patchIn: JsonObject, schema: SchemaNode | undefined): JsonObject {
   let patch = patchIn;
-  if (DIRECTIVE in patch) {
+  if (Object.hasOwn(patch, DIRECTIVE)) {
     const directive = patch[DIRECTIVE];
     const { [DIRECTIVE]: _drop, ...rest } = patch;
     if (directive === 'replace') return mergeMap(undefined, rest, schema);
@@ -43,20 +43,20 @@ function mergeMap(original: JsonObject | undefined, patchIn: JsonObject, schema:
     } else if (rawKey.startsWith('$')) {
       throw bad(`unknown directive ${show(rawKey)} in strategic merge patch`);
     }
-    if (value === null) { delete out[key]; continue; }
-    const current = out[key];
+    if (value === null) { if (Object.hasOwn(out, key)) delete out[key]; continue; }
+    const current = getOwn(out, key);
     if (deleteList) {
-      if (Array.isArray(current)) out[key] = current.filter((v) => !(value as Json[]).some((d) => d === v));
+      if (Array.isArray(current)) setOwn(out, key, current.filter((v) => !(value as Json[]).some((d) => d === v)));
       continue;
     }
     const meta = fieldMeta(schema, key);
-    if (current === undefined || shape(current) !== shape(value)) { out[key] = fresh(value, meta); continue; }
+    if (current === undefined || shape(current) !== shape(value)) { setOwn(out, key, fresh(value, meta)); continue; }
     if (isObject(current)) {
-      out[key] = meta?.strategy === 'replace' ? fresh(value, undefined) : mergeMap(current, value as JsonObject, childSchema(meta));
+      setOwn(out, key, meta?.strategy === 'replace' ? fresh(value, undefined) : mergeMap(current, value as JsonObject, childSchema(meta)));
     } else if (Array.isArray(current)) {
-      out[key] = meta?.strategy === 'merge' ? mergeList(current, value as Json[], meta) : (value as Json[]);
+      setOwn(out, key, meta?.strategy === 'merge' ? mergeList(current, value as Json[], meta) : (value as Json[]));
     } else {
-      out[key] = value;
+      setOwn(out, key, value);
     }
   }
   return out;
@@ -74,7 +74,7 @@ function fresh(value: Json, meta: FieldMeta | undefined): Json {
 }
 
 function applyRetainKeys(out: JsonObject, patch: JsonObject): void {
-  if (!(RETAIN_KEYS in patch)) return;
+  if (!Object.hasOwn(patch, RETAIN_KEYS)) return;
   const list = patch[RETAIN_KEYS];
   delete patch[RETAIN_KEYS];
   if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) throw bad('invalid patch format of retainKeys');
@@ -103,7 +103,7 @@ function elementKind(...lists: Json[][]): ElementKind | undefined {
 
 function requireKey(item: Json, mergeKey: string): JsonObject {
   if (!isObject(item)) throw bad(`invalid list element ${show(item)}: expected a map with merge key ${show(mergeKey)}`);
-  if (!(mergeKey in item)) throw bad(`map: ${show(item)} does not contain declared merge key: ${mergeKey}`);
+  if (!Object.hasOwn(item, mergeKey)) throw bad(`map: ${show(item)} does not contain declared merge key: ${mergeKey}`);
   return item;
 }
 
@@ -137,7 +137,7 @@ function applyListDirectives(original: Json[], patch: Json[], mergeKey: string):
   const plain: Json[] = [];
   let replace = false;
   for (const item of patch) {
-    if (!isObject(item) || !(DIRECTIVE in item)) { plain.push(item); continue; }
+    if (!isObject(item) || !Object.hasOwn(item, DIRECTIVE)) { plain.push(item); continue; }
     const directive = item[DIRECTIVE];
     if (directive === 'delete') {
       const key = requireKey(item, mergeKey)[mergeKey];
@@ -192,8 +192,8 @@ function applySetElementOrder(out: JsonObject, patch: JsonObject, schema: Schema
     delete patch[directiveKey];
     const key = directiveKey.slice(SET_ORDER_PREFIX.length);
     if (!Array.isArray(order)) throw bad(`invalid patch format: ${directiveKey} must be a list`);
-    const originalList = out[key];
-    const patchList = patch[key];
+    const originalList = getOwn(out, key);
+    const patchList = getOwn(patch, key);
     if (originalList !== undefined && !Array.isArray(originalList)) throw bad(`${key} is not a list, but ${directiveKey} was sent`);
     if (patchList !== undefined && patchList !== null && !Array.isArray(patchList)) throw bad(`${key} must be a list next to ${directiveKey}`);
     if (patchList === null) continue; // the list is being deleted; the null is handled by the main loop
@@ -207,7 +207,7 @@ function applySetElementOrder(out: JsonObject, patch: JsonObject, schema: Schema
     else if (originalList === undefined) merged = fresh(patchList, meta) as Json[];
     else merged = meta?.strategy === 'merge' ? mergeList(originalList, patchList, meta) : patchList;
     if (patchList !== undefined) checkPatchFollowsOrder(patchList, order, mergeKey, kind);
-    out[key] = orderList(merged, order, originalList ?? [], mergeKey, kind);
+    setOwn(out, key, orderList(merged, order, originalList ?? [], mergeKey, kind));
     delete patch[key];
   }
 }
@@ -215,7 +215,7 @@ function applySetElementOrder(out: JsonObject, patch: JsonObject, schema: Schema
 function checkPatchFollowsOrder(patchList: Json[], order: Json[], mergeKey: string, kind: ElementKind): void {
   let last = -1;
   for (const item of patchList) {
-    if (isObject(item) && DIRECTIVE in item) continue;
+    if (isObject(item) && Object.hasOwn(item, DIRECTIVE)) continue;
     const at = indexIn(order, item, mergeKey, kind);
     if (at < last || at < 0) {
       throw bad(`The order in patch list: ${show(patchList)} doesn't match $setElementOrder list: ${show(order)}`);

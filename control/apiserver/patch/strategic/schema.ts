@@ -104,7 +104,7 @@ export function schemaForKind(group: string, kind: string): SchemaNode | undefin
 }
 
 export function fieldMeta(node: SchemaNode | undefined, field: string): FieldMeta | undefined {
-  return node?.fields[field];
+  return node && Object.hasOwn(node.fields, field) ? node.fields[field] : undefined;
 }
 
 export function childSchema(meta: FieldMeta | undefined): SchemaNode | undefined {
