@@ -206,17 +206,17 @@ export class Keyspace {
       this.sortedKeys.length = 0;
       for (const k of live) this.sortedKeys.push(k);
     }
-    // events up to and including rev are no longer replayable
+    // events below rev are no longer replayable (as in etcd, a watch may still start at rev itself)
     let drop = this.eventsStart;
-    while (drop < this.events.length && this.events[drop].kv.mod_revision <= rev) drop++;
+    while (drop < this.events.length && this.events[drop].kv.mod_revision < rev) drop++;
     this.events = this.events.slice(drop);
     this.eventsStart = 0;
     this.compactRev = rev;
   }
 
-  /** Events with revision >= fromRev (fromRev must be above the compacted revision). */
+  /** Events with revision >= fromRev (fromRev must not be below the compacted revision). */
   eventsSince(fromRev: number): Event[] {
-    if (fromRev <= this.compactRev) throw etcdErrors.compacted();
+    if (fromRev < this.compactRev) throw etcdErrors.compacted();
     let lo = this.eventsStart, hi = this.events.length;
     while (lo < hi) { const mid = (lo + hi) >>> 1; if (this.events[mid].kv.mod_revision < fromRev) lo = mid + 1; else hi = mid; }
     return this.events.slice(lo);
@@ -247,7 +247,7 @@ export class Keyspace {
       const h = this.histories.get(k)!;
       for (let i = 0; i < h.length; i++) {
         const kv = h[i];
-        if (kv.mod_revision <= compactRev) continue;
+        if (kv.mod_revision < compactRev) continue;
         const prev = i > 0 && !isTombstone(h[i - 1]) ? h[i - 1] : undefined;
         const ev: Event = isTombstone(kv) ? { type: 'DELETE', kv } : { type: 'PUT', kv };
         if (prev) ev.prev_kv = prev;

@@ -1,0 +1,64 @@
+// kts etcd: one member of a kts etcd cluster, with etcd's flag names.
+import { Command } from 'commander';
+import { startEtcd } from './server/index.ts';
+import type { EtcdConfig } from './server/index.ts';
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+export function parseFlags(argv: string[]): EtcdConfig {
+  const cmd = new Command('kts etcd')
+    .description('Raft-replicated key-value store speaking the etcd v3 API')
+    .option('--name <name>', 'human-readable name for this member', 'default')
+    .option('--data-dir <dir>', 'path to the data directory', '')
+    .option('--listen-client-urls <urls>', 'URLs to listen on for client traffic', 'http://localhost:2379')
+    .option('--advertise-client-urls <urls>', 'client URLs of this member to advertise to the cluster', '')
+    .option('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', 'http://localhost:2380')
+    .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the cluster", 'http://localhost:2380')
+    .option('--initial-cluster <list>', 'initial cluster configuration for bootstrapping (name=peerURL,...)', '')
+    .option('--initial-cluster-state <state>', 'new or existing', 'new')
+    .option('--initial-cluster-token <token>', 'initial cluster token for the etcd cluster during bootstrap', 'etcd-cluster')
+    .option('--listen-metrics-urls <urls>', 'extra URLs serving /metrics and /health', '')
+    .option('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', String(1.5 * 1024 * 1024))
+    .option('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', '100')
+    .option('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', '1000')
+    .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', '10000')
+    .option('--logger <name>', 'accepted for compatibility', 'zap')
+    .option('--log-level <level>', 'info, warn or error', 'info')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  cmd.parse(argv, { from: 'user' });
+  const o = cmd.opts<Record<string, string>>();
+  const state = o.initialClusterState;
+  if (state !== 'new' && state !== 'existing') throw new Error(`--initial-cluster-state must be "new" or "existing", got "${state}"`);
+  const maxRequestBytes = Number(o.maxRequestBytes);
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes <= 0) throw new Error(`--max-request-bytes must be a positive integer, got "${o.maxRequestBytes}"`);
+  return {
+    name: o.name,
+    dataDir: o.dataDir || `${o.name}.etcd`,
+    listenClientUrls: list(o.listenClientUrls),
+    advertiseClientUrls: o.advertiseClientUrls ? list(o.advertiseClientUrls) : undefined,
+    listenPeerUrls: list(o.listenPeerUrls),
+    initialAdvertisePeerUrls: list(o.initialAdvertisePeerUrls),
+    initialCluster: o.initialCluster || undefined,
+    initialClusterState: state,
+    initialClusterToken: o.initialClusterToken,
+    listenMetricsUrls: o.listenMetricsUrls ? list(o.listenMetricsUrls) : [],
+    maxRequestBytes,
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const cfg = parseFlags(argv);
+  const levels = ['info', 'warn', 'error'];
+  const min = Math.max(0, levels.indexOf('info'));
+  cfg.log = (level, msg) => {
+    if (levels.indexOf(level) < min) return;
+    process.stderr.write(`${JSON.stringify({ level, ts: new Date().toISOString(), caller: 'etcd', msg })}\n`);
+  };
+  const etcd = await startEtcd(cfg);
+  const stop = async () => { await etcd.stop(); process.exit(0); };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  process.on('uncaughtException', (err) => cfg.log?.('error', `uncaught: ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => cfg.log?.('error', `unhandled rejection: ${String(err)}`));
+}

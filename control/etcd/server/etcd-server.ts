@@ -1,0 +1,191 @@
+// The etcd server core, independent of gRPC: every mutating request is encoded, proposed through the
+// Consensus seam and applied to the store only when committed; the proposer's promise resolves with the
+// result of that apply. Reads are served from the local store after a ReadIndex barrier (linearizable) or
+// directly (serializable). Lease deadlines live here, on the leader only, and expire through the log.
+import crypto from 'node:crypto';
+import { Store } from '../mvcc/store.ts';
+import type { StoreRequest, StoreResponse } from '../mvcc/store.ts';
+import { EtcdError, etcdErrors } from '../mvcc/errors.ts';
+import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
+import type { Consensus } from './consensus.ts';
+import { LeaseClock } from './lease-clock.ts';
+import type { RangeRequest, RangeResponse, TxnRequest } from '../mvcc/types.ts';
+
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 7000;
+
+export interface Member { ID: string; name: string; peerURLs: string[]; clientURLs: string[]; isLearner: boolean }
+
+export interface ServerOptions {
+  name: string;
+  memberId: string;
+  clusterId: string;
+  members: Member[];
+  consensus: Consensus;
+  maxRequestBytes?: number;
+  /** Seconds; leases granted shorter are raised to it. */
+  minLeaseTTL?: number;
+  log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+export interface ResponseHeader { cluster_id: string; member_id: string; revision: number; raft_term: number }
+
+type InternalRequest = StoreRequest & { id: string };
+
+interface Waiter { resolve: (r: StoreResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+
+export class EtcdServer {
+  readonly store: Store;
+  readonly consensus: Consensus;
+  readonly leases: LeaseClock;
+  readonly name: string;
+  readonly memberId: string;
+  readonly clusterId: string;
+  members: Member[];
+  readonly maxRequestBytes: number;
+  readonly version = '3.4.0';
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly idPrefix: bigint;
+  private seq = 0n;
+  private readonly internalType = messageType('ktsetcd.InternalRequest');
+  readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** Counters for /metrics. */
+  readonly stats = { proposalsCommitted: 0, proposalsFailed: 0, applied: 0 };
+
+  constructor(opts: ServerOptions) {
+    this.name = opts.name;
+    this.memberId = opts.memberId;
+    this.clusterId = opts.clusterId;
+    this.members = opts.members;
+    this.consensus = opts.consensus;
+    this.maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    this.store = new Store(opts.minLeaseTTL);
+    this.log = opts.log ?? (() => {});
+    // request ids: member id in the high bits, a counter below, unique across members and restarts
+    this.idPrefix = (BigInt(opts.memberId) & 0xffffn) << 48n | (BigInt(Date.now()) & 0xffffffn) << 24n;
+    this.leases = new LeaseClock((id) => this.expireLease(id));
+    this.consensus.onLeaderChange = (leader) => {
+      if (leader) this.leases.promote(this.store.lessor.leases.values()); else this.leases.demote();
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.consensus.start((data, index) => this.applyEntry(data, index));
+    this.leases.start();
+  }
+
+  async stop(): Promise<void> {
+    this.leases.stop();
+    await this.consensus.stop();
+    for (const [id, w] of this.waiters) { clearTimeout(w.timer); w.reject(etcdErrors.stopped()); this.waiters.delete(id); }
+  }
+
+  header(): ResponseHeader {
+    return { cluster_id: this.clusterId, member_id: this.memberId, revision: this.store.rev, raft_term: this.consensus.status().term };
+  }
+
+  private nextId(): string {
+    this.seq = (this.seq + 1n) & 0xffffffn;
+    return (this.idPrefix | this.seq).toString();
+  }
+
+  /** Propose a mutating request and wait for the result of applying it. */
+  propose(req: StoreRequest): Promise<StoreResponse> {
+    const id = this.nextId();
+    const data = encodeMessage(this.internalType, { id, ...req });
+    if (data.byteLength > this.maxRequestBytes) return Promise.reject(etcdErrors.requestTooLarge());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(id);
+        this.stats.proposalsFailed++;
+        reject(etcdErrors.timeout());
+      }, REQUEST_TIMEOUT_MS);
+      this.waiters.set(id, { resolve, reject, timer });
+      try {
+        this.consensus.propose(data);
+      } catch (err) {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+        this.stats.proposalsFailed++;
+        reject(err);
+      }
+    });
+  }
+
+  /** Apply one committed log entry; errors are the request's answer, never the server's end. */
+  private applyEntry(data: Uint8Array, _index: number): void {
+    let req: InternalRequest;
+    try {
+      req = decodeMessage<InternalRequest>(this.internalType, data);
+    } catch (err) {
+      this.log('error', `skipping undecodable log entry: ${(err as Error).message}`);
+      return;
+    }
+    this.stats.applied++;
+    const waiter = this.waiters.get(req.id);
+    if (waiter) { this.waiters.delete(req.id); clearTimeout(waiter.timer); }
+    let res: StoreResponse;
+    try {
+      res = this.store.apply(req);
+    } catch (err) {
+      if (!(err instanceof EtcdError)) this.log('error', `apply failed: ${(err as Error).stack}`);
+      waiter?.reject(err as Error);
+      return;
+    }
+    if ('lease_grant' in req && req.lease_grant) {
+      const lease = this.store.lessor.get(String(req.lease_grant.ID));
+      if (lease) this.leases.granted(lease.id, lease.ttl);
+    }
+    if ('lease_revoke' in req && req.lease_revoke) this.leases.revoked(String(req.lease_revoke.ID));
+    this.stats.proposalsCommitted++;
+    waiter?.resolve(res);
+  }
+
+  /** Range, linearizable unless the request asks for a serializable read. */
+  async range(r: RangeRequest): Promise<RangeResponse> {
+    if (!r.serializable) await this.consensus.readIndex();
+    return this.store.range(r);
+  }
+
+  /** Txn: read-only ones are answered locally after the read barrier; others go through the log. */
+  async txn(t: TxnRequest): Promise<StoreResponse> {
+    if (isReadOnlyTxn(t)) {
+      await this.consensus.readIndex();
+      return this.store.apply({ txn: t });
+    }
+    return this.propose({ txn: t });
+  }
+
+  /** A fresh lease ID chosen before proposing, so that every member applies the same one. */
+  newLeaseId(): string {
+    for (;;) {
+      const id = crypto.randomBytes(8).readBigUInt64BE() & 0x7fffffffffffffffn;
+      if (id !== 0n && !this.store.lessor.get(id.toString())) return id.toString();
+    }
+  }
+
+  private expireLease(id: string): void {
+    if (!this.consensus.isLeader() || !this.store.lessor.get(id)) return;
+    this.propose({ lease_revoke: { ID: id } }).catch((err: Error) => {
+      this.log('warn', `revoking expired lease ${id}: ${err.message}`);
+      this.leases.retry(id);
+    });
+  }
+}
+
+export function isReadOnlyTxn(t: TxnRequest): boolean {
+  const ops = [...(t.success ?? []), ...(t.failure ?? [])];
+  return ops.every((op) => op.request_range || (op.request_txn && isReadOnlyTxn(op.request_txn)));
+}
+
+/** etcd-style 64-bit IDs, kept below 2^53 so Raft can use them as numbers. */
+export function memberIdFor(peerURLs: string[], clusterToken: string): string {
+  const h = crypto.createHash('sha1').update([...peerURLs].sort().join('') + clusterToken).digest();
+  const id = h.readBigUInt64BE() & 0x1fffffffffffffn;
+  return (id === 0n ? 1n : id).toString();
+}
+
+export function clusterIdFor(memberIds: string[], clusterToken: string): string {
+  const h = crypto.createHash('sha1').update([...memberIds].sort().join(',') + clusterToken).digest();
+  return (h.readBigUInt64BE() & 0x1fffffffffffffn).toString();
+}
