@@ -103,15 +103,35 @@ export class IptablesApplier {
       line === null ? '' : linesAround(payload, line));
   }
 
-  /** Per-service nat chains that exist now (after a restart or a failure, the model may not know them). */
-  async existingServiceChains(): Promise<Set<string>> {
-    const r = await this.exec.run(binaries(this.variant).save, ['-t', 'nat']);
-    if (r.exitCode !== 0) throw new Error(`${binaries(this.variant).save}: ${r.stderr.trim()}`);
-    const out = new Set<string>();
-    for (const line of r.stdout.split('\n')) {
-      const m = /^:(KUBE-(?:SVC|SVL|EXT|FW|SEP)-[A-Z2-7]{16}) /.exec(line);
-      if (m) out.add(m[1]!);
+  /** iptables-save of the nat and filter tables. */
+  async save(): Promise<string> {
+    const bin = binaries(this.variant).save;
+    const out: string[] = [];
+    for (const table of ['filter', 'nat']) {
+      const r = await this.exec.run(bin, ['-t', table]);
+      if (r.exitCode !== 0) throw new Error(`${bin} -t ${table}: ${r.stderr.trim()}`);
+      out.push(r.stdout);
     }
-    return out;
+    return out.join('\n');
   }
+
+  /** True when every jump rule is in place (iptables -C each). */
+  async jumpsInPlace(): Promise<boolean> {
+    const bin = binaries(this.variant).iptables;
+    for (const j of jumpRules) {
+      const c = await this.exec.run(bin, ['-w', String(this.lockWaitSeconds), '-t', j.table, '-C', j.chain, ...j.args]);
+      if (c.exitCode !== 0) return false;
+    }
+    return true;
+  }
+}
+
+/** Per-service nat chains in an iptables-save text (after a restart or a failure the model may not know them). */
+export function serviceChainsIn(saved: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of saved.split('\n')) {
+    const m = /^:(KUBE-(?:SVC|SVL|EXT|FW|SEP)-[A-Z2-7]{16}) /.exec(line);
+    if (m) out.add(m[1]!);
+  }
+  return out;
 }

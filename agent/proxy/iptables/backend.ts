@@ -4,9 +4,9 @@ import type { ProxyBackend, SyncRequest } from '../proxier.ts';
 import type { Executor } from '../exec.ts';
 import { flushStaleUDP } from '../conntrack.ts';
 import type { StaleEndpoints } from '../conntrack.ts';
-import { render } from './render.ts';
-import type { RenderResult } from './render.ts';
-import { IptablesApplier } from './apply.ts';
+import { missingJumps, render } from './render.ts';
+import type { JumpRule, RenderResult } from './render.ts';
+import { IptablesApplier, serviceChainsIn } from './apply.ts';
 import type { IptablesVariant } from './apply.ts';
 
 export interface IptablesBackendOptions {
@@ -31,18 +31,27 @@ export class IptablesBackend implements ProxyBackend {
     this.warn = opts.warn ?? (() => {});
   }
 
+  /** The jump-rule check started after the last periodic full sync (awaited before the next sync). */
+  private jumpCheck: Promise<void> = Promise.resolve();
+
   async sync({ state, changed }: SyncRequest): Promise<void> {
+    await this.jumpCheck;
     const full = changed === undefined || this.applied === null;
+    const known = this.applied !== null;
     let previousChains = this.applied?.chains;
-    if (full) {
-      await this.applier.ensureJumps();
-      // Unknown kernel state: ask the kernel which service chains exist so stale ones are deleted.
-      if (!this.applied) previousChains = await this.applier.existingServiceChains();
+    let jumps: JumpRule[] = [];
+    if (!known) {
+      // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
+      // to insert the missing jump rules within the same restore.
+      const saved = await this.applier.save();
+      previousChains = serviceChainsIn(saved);
+      jumps = missingJumps(saved);
     }
     const result = render(state, {
       changed: full ? undefined : changed,
       previousChains,
       previousShared: this.applied?.shared,
+      jumps,
     });
     this.lastRender = result;
     try {
@@ -52,6 +61,18 @@ export class IptablesBackend implements ProxyBackend {
       throw err;
     }
     this.applied = { chains: result.serviceChains, shared: result.shared };
+    if (full && known) {
+      // Periodic full sync: check the jump rules (someone may have flushed them) after the restore, off the
+      // sync's critical path; if any is gone the kernel state is unknown again and the next sync repairs it.
+      this.jumpCheck = this.applier.jumpsInPlace().then((ok) => {
+        if (!ok) { this.warn('kube-proxy jump rules missing from the built-in chains: next sync re-creates them'); this.applied = null; }
+      }, (err: unknown) => { this.warn(`checking jump rules: ${String(err)}`); });
+    }
+  }
+
+  /** Wait for background work (the jump-rule check). */
+  async idle(): Promise<void> {
+    await this.jumpCheck;
   }
 
   async flushStale(stale: StaleEndpoints[]): Promise<void> {

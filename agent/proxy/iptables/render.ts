@@ -15,7 +15,7 @@ export const chains = {
 } as const;
 
 /** Jump rules from the built-in chains, ensured with -C / -I outside the payload (as upstream). */
-export const jumpRules: { table: 'nat' | 'filter'; chain: string; args: string[] }[] = [
+export const jumpRules: JumpRule[] = [
   { table: 'nat', chain: 'PREROUTING', args: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
   { table: 'nat', chain: 'OUTPUT', args: ['-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
   { table: 'nat', chain: 'POSTROUTING', args: ['-m', 'comment', '--comment', 'kubernetes postrouting rules', '-j', chains.postrouting] },
@@ -33,6 +33,26 @@ export interface RenderOptions {
   previousChains?: Set<string>;
   /** Content of the shared chains after the previous successful sync ("table/chain" -> rules). */
   previousShared?: Map<string, string>;
+  /** Jump rules missing from the built-in chains, inserted by this payload (full renders only). */
+  jumps?: JumpRule[];
+}
+
+export interface JumpRule { table: 'nat' | 'filter'; chain: string; args: string[] }
+
+/** A jump rule as iptables-save prints it (arguments with spaces quoted). */
+export function jumpRuleLine(j: JumpRule, op: '-A' | '-I' = '-A'): string {
+  return [op, j.chain, ...j.args.map((a) => (/\s/.test(a) ? q(a) : a))].join(' ');
+}
+
+/** The jump rules `saved` (iptables-save output of nat and filter) lacks. */
+export function missingJumps(saved: string): JumpRule[] {
+  const tables = new Map<string, Set<string>>();
+  let table = '';
+  for (const line of saved.split('\n')) {
+    if (line.startsWith('*')) { table = line.slice(1).trim(); tables.set(table, new Set()); continue; }
+    if (line.startsWith('-A ')) tables.get(table)?.add(line.trim());
+  }
+  return jumpRules.filter((j) => !tables.get(j.table)?.has(jumpRuleLine(j)));
 }
 
 export interface RenderResult {
@@ -228,9 +248,12 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
     chainsDeleted++;
   }
 
+  // Jumps from built-in chains go in only with a full render, where every target chain is declared.
+  const jumps = full ? opts.jumps ?? [] : [];
+  const jumpLines = (table: string) => jumps.filter((j) => j.table === table).map((j) => jumpRuleLine(j, '-I'));
   const parts: string[] = [];
-  if (t.filterChains.length > 0) parts.push('*filter', ...t.filterChains, ...t.filterRules, 'COMMIT');
-  if (t.natChains.length > 0) parts.push('*nat', ...t.natChains, ...t.natRules, ...deletions, 'COMMIT');
+  if (t.filterChains.length > 0) parts.push('*filter', ...t.filterChains, ...jumpLines('filter'), ...t.filterRules, 'COMMIT');
+  if (t.natChains.length > 0) parts.push('*nat', ...t.natChains, ...jumpLines('nat'), ...t.natRules, ...deletions, 'COMMIT');
   return {
     payload: parts.length > 0 ? parts.join('\n') + '\n' : '',
     serviceChains,

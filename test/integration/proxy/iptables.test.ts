@@ -83,6 +83,15 @@ for (const variant of ['nft', 'legacy'] as const) {
     }
     const both = (seen: Record<string, number>) => Object.keys(seen).sort();
 
+    // A restarted proxy (new backend, same kernel state) neither duplicates jump rules nor breaks the service.
+    const again = new Proxier({ nodeName: 'node-1', node: defaultNodeInfo({ clusterCIDR }), backend: new IptablesBackend({ exec: netnsExecutor(nodes[0]!), variant }) });
+    again.service(null, service);
+    again.endpointSlice(null, slice(true));
+    await again.sync();
+    const saved = await netnsExecutor(nodes[0]!).run(`iptables-${variant}-save`, []);
+    t.equal(saved.stdout.split('\n').filter((l) => l.startsWith('-A PREROUTING') && l.endsWith('-j KUBE-SERVICES')).length, 1, 'one jump from PREROUTING');
+    t.equal(saved.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD') && l.endsWith('-j KUBE-FORWARD')).length, 1, 'one jump from FORWARD');
+
     t.same(both(await hits(nodes[0]!, `http://${clusterIP}/`)), ['endpoint-1', 'endpoint-2'], 'ClusterIP from node 1: both endpoints answer');
     t.same(both(await hits(pods[0]!, `http://${clusterIP}/`)), ['endpoint-1', 'endpoint-2'], 'ClusterIP from endpoint 1 (hairpin): both answer');
     t.same(both(await hits(outside, `http://${nodeIP(1)}:30080/`)), ['endpoint-1', 'endpoint-2'], 'NodePort on node 1 from outside');

@@ -36,9 +36,15 @@ t.test('a failed restore reports the lines around the failing one', async (t) =>
 
 t.test('backend: full sync first, partial after, full again after a failure', async (t) => {
   let failNext = false;
+  let jumpsGone = false;
   const exec = new FakeExecutor((c) => {
-    if (c.cmd === 'iptables-legacy-save') return { stdout: '*nat\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\nCOMMIT\n' };
+    if (c.cmd === 'iptables-legacy-save') {
+      return c.args.includes('nat')
+        ? { stdout: '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\n-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n' }
+        : { stdout: '*filter\nCOMMIT\n' };
+    }
     if (c.cmd === 'iptables-legacy-restore' && failNext) { failNext = false; return { exitCode: 1, stderr: 'iptables-restore: line 2 failed' }; }
+    if (c.cmd === 'iptables-legacy' && c.args.includes('-C') && jumpsGone) return { exitCode: 1 };
     return undefined;
   });
   const backend = new IptablesBackend({ exec, variant: 'legacy' });
@@ -48,13 +54,15 @@ t.test('backend: full sync first, partial after, full again after a failure', as
   await backend.sync({ state, changed: new Set() });
   const restores = () => exec.calls.filter((c) => c.cmd === 'iptables-legacy-restore');
   t.equal(restores().length, 1);
-  t.match(restores()[0]!.input!, /-X KUBE-SEP-AAAAAAAAAAAAAAAA/, 'the first sync is full and removes leftovers found in the kernel');
-  t.ok(exec.calls.some((c) => c.args.includes('-C')), 'jump rules ensured on a full sync');
+  const first = restores()[0]!.input!;
+  t.match(first, /-X KUBE-SEP-AAAAAAAAAAAAAAAA/, 'the first sync is full and removes leftovers found in the kernel');
+  t.notMatch(first, /-I PREROUTING/, 'a jump rule already there is not inserted again');
+  t.match(first, /^-I OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m, 'missing jump rules inserted in the same restore');
+  t.match(first, /^-I FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m);
 
   exec.calls.length = 0;
   await backend.sync({ state, changed: new Set() });
-  t.equal(restores().length, 0, 'nothing changed: no restore at all');
-  t.notOk(exec.calls.some((c) => c.args.includes('-C')), 'no jump checks on partial syncs');
+  t.same(exec.calls, [], 'nothing changed: no command at all');
 
   failNext = true;
   await t.rejects(backend.sync({ state, changed: new Set(['default/web:']) }), /line 2 failed/);
@@ -62,6 +70,18 @@ t.test('backend: full sync first, partial after, full again after a failure', as
   await backend.sync({ state, changed: new Set() });
   t.match(restores()[0]!.input!, /:KUBE-SERVICES/, 'after a failure the next sync is full even when asked for partial');
   t.ok(exec.calls.some((c) => c.cmd === 'iptables-legacy-save'), 'and it re-reads the kernel state');
+
+  // A periodic full sync checks the jump rules afterwards; when one is gone, the next sync repairs it.
+  jumpsGone = true;
+  exec.calls.length = 0;
+  await backend.sync({ state, changed: undefined });
+  await backend.idle();
+  t.ok(exec.calls.some((c) => c.args.includes('-C')), 'jump rules checked after a periodic full sync');
+  t.notOk(exec.calls.some((c) => c.cmd === 'iptables-legacy-save'), 'a periodic full sync trusts its bookkeeping');
+  exec.calls.length = 0;
+  await backend.sync({ state, changed: new Set() });
+  t.ok(exec.calls.some((c) => c.cmd === 'iptables-legacy-save'), 'missing jumps: state re-read');
+  t.match(restores()[0]!.input!, /^-I OUTPUT/m, 'and the missing jumps re-inserted');
 });
 
 t.test('stale UDP endpoints get their conntrack entries deleted', async (t) => {

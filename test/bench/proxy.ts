@@ -1,0 +1,73 @@
+// Benchmark (not a test): kube-proxy iptables-mode sync times for 1,000 and 10,000 services x 2 endpoints,
+// each in a fresh network namespace, beside the raw `iptables-restore --noflush` of the same payload in another
+// fresh namespace in the same run. Needs root.
+//   npm run bench:proxy [-- --sizes 1000,10000 --variants legacy,nft]
+import { performance } from 'node:perf_hooks';
+import { NetLab } from '../../agent/proxy/netlab.ts';
+import { netnsExecutor } from '../../agent/proxy/exec.ts';
+import { IptablesBackend } from '../../agent/proxy/iptables/backend.ts';
+import { binaries } from '../../agent/proxy/iptables/apply.ts';
+import type { IptablesVariant } from '../../agent/proxy/iptables/apply.ts';
+import { render } from '../../agent/proxy/iptables/render.ts';
+import { Proxier } from '../../agent/proxy/proxier.ts';
+import { makeService, makeSlice } from '../../agent/proxy/fixtures.ts';
+import { defaultNodeInfo } from '../../agent/proxy/types.ts';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const sizes = arg('sizes', '1000,10000').split(',').map(Number);
+const variants = arg('variants', 'legacy,nft').split(',') as IptablesVariant[];
+
+const ip = (base: number, i: number) => `10.${base + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+const service = (i: number) => makeService({ name: `svc-${i}`, clusterIP: ip(96, i + 1), type: i % 10 === 0 ? 'NodePort' : 'ClusterIP', ports: [{ name: 'http', port: 80, nodePort: i % 10 === 0 ? 30000 + (i / 10) % 2000 : undefined }] });
+const slice = (i: number, second = 2) => makeSlice({ service: `svc-${i}`, ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: ip(200, 2 * i + 1), node: 'n1' }, { ip: ip(200, 2 * i + second), node: 'n2' }] });
+
+const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+async function one(variant: IptablesVariant, n: number): Promise<void> {
+  const lab = new NetLab();
+  try {
+    const nsOurs = await lab.netns('b');
+    const nsRaw = await lab.netns('r');
+    const backend = new IptablesBackend({ exec: netnsExecutor(nsOurs), variant });
+    const proxier = new Proxier({ nodeName: 'n1', node: defaultNodeInfo({ clusterCIDR: '10.200.0.0/14' }), backend, minSyncPeriodMs: 0, syncPeriodMs: 3_600_000 });
+    for (let i = 0; i < n; i++) { proxier.service(null, service(i)); proxier.endpointSlice(null, slice(i)); }
+
+    const [, full] = await timed(() => proxier.sync());
+    const payload = backend.lastRender!.payload;
+    const rules = payload.split('\n').filter((l) => l.startsWith('-A')).length;
+    const [, renderOnly] = await timed(async () => render(proxier.state));
+    const [raw, rawMs] = await timed(() => netnsExecutor(nsRaw).run(binaries(variant).restore, ['-w', '5', '--noflush', '--counters'], payload));
+    if (raw.exitCode !== 0) throw new Error(`raw restore failed: ${raw.stderr}`);
+
+    // One endpoint of one service changes: the partial sync (network programming for that change).
+    const k = Math.floor(n / 2);
+    proxier.endpointSlice(slice(k), slice(k, 3));
+    const [, partial] = await timed(() => proxier.sync());
+    const partialLines = backend.lastRender!.payload.split('\n').length;
+    // A new service: KUBE-SERVICES changes too.
+    proxier.service(null, service(n)); proxier.endpointSlice(null, slice(n));
+    const [, addService] = await timed(() => proxier.sync());
+
+    console.log([
+      `${variant.padEnd(6)} ${String(n).padStart(6)} services: ${rules} rules`,
+      `full sync ${s(full)} (render ${s(renderOnly)}) vs raw iptables-restore ${s(rawMs)}: ratio ${(full / rawMs).toFixed(2)}`,
+      `endpoint change (partial, ${partialLines} payload lines) ${s(partial)}`,
+      `new service (partial + KUBE-SERVICES) ${s(addService)}`,
+    ].join(' | '));
+    proxier.stop();
+  } finally {
+    await lab.cleanup();
+  }
+}
+
+console.log(`kube-proxy iptables sync benchmark (${new Date().toISOString()}), each line in fresh namespaces`);
+for (const variant of variants) for (const n of sizes) await one(variant, n);
