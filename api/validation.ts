@@ -2,6 +2,7 @@
 // pkg/api/validation). The is* functions return a list of messages (empty = valid); the validate* functions
 // return field causes ready for errors.invalid().
 import { cause, type Cause } from './errors.ts';
+import { compareQuantities, formatQuantity, parseQuantity, toMilliValue, type Quantity } from './quantity.ts';
 
 const DNS1123_LABEL_FMT = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const DNS1123_SUBDOMAIN_FMT = `${DNS1123_LABEL_FMT}(\\.${DNS1123_LABEL_FMT})*`;
@@ -172,4 +173,65 @@ export function validateObjectMeta(meta: unknown, rules: ObjectMetaRules): Cause
 
 function maskTrailingDash(name: string): string {
   return name.length > 1 && name.endsWith('-') ? `${name.slice(0, -2)}a` : name;
+}
+
+// ---- container resources (upstream ValidateResourceRequirements) ----
+
+const STANDARD_CONTAINER_RESOURCES = new Set(['cpu', 'memory', 'ephemeral-storage']);
+const isHugePages = (name: string) => name.startsWith('hugepages-');
+/** kubernetes.io resources and unprefixed names are native; anything else with a domain is an extended resource */
+const isNative = (name: string) => !name.includes('/') || name.includes('kubernetes.io/');
+const overcommitAllowed = (name: string) => isNative(name) && !isHugePages(name);
+
+function parseResourceValue(field: string, raw: unknown, out: Cause[]): Quantity | undefined {
+  const text = typeof raw === 'number' ? String(raw) : raw;
+  if (typeof text !== 'string') { out.push(cause.invalid(field, raw, 'must be a quantity string')); return undefined; }
+  try { return parseQuantity(text); } catch (e) {
+    out.push(cause.invalid(field, raw, (e as { detail?: string }).detail ?? String(e)));
+    return undefined;
+  }
+}
+
+/**
+ * Container resources: known resource names, non-negative (and integral for extended resources) quantities,
+ * requests no larger than limits (equal for extended resources and hugepages). `field` is the resources path,
+ * e.g. "spec.containers[0].resources".
+ */
+export function validateResourceRequirements(resources: unknown, field: string): Cause[] {
+  if (resources === undefined || resources === null) return [];
+  if (typeof resources !== 'object' || Array.isArray(resources)) return [cause.invalid(field, resources, 'must be an object')];
+  const out: Cause[] = [];
+  const parsed: Record<'limits' | 'requests', Map<string, Quantity>> = { limits: new Map(), requests: new Map() };
+  for (const kind of ['limits', 'requests'] as const) {
+    const list = (resources as Record<string, unknown>)[kind];
+    if (list === undefined || list === null) continue;
+    if (typeof list !== 'object' || Array.isArray(list)) { out.push(cause.invalid(`${field}.${kind}`, list, 'must be a map of resource name to quantity')); continue; }
+    for (const [name, raw] of Object.entries(list as Record<string, unknown>)) {
+      const at = `${field}.${kind}[${name}]`;
+      if (!name.includes('/') && !STANDARD_CONTAINER_RESOURCES.has(name) && !isHugePages(name)) {
+        out.push(cause.invalid(at, name, 'must be a standard resource for containers'));
+        continue;
+      }
+      for (const msg of isQualifiedName(name)) out.push(cause.invalid(at, name, msg));
+      const q = parseResourceValue(at, raw, out);
+      if (!q) continue;
+      if (q.mantissa < 0n) { out.push(cause.invalid(at, formatQuantity(q), 'must be greater than or equal to 0')); continue; }
+      if (!isNative(name) && toMilliValue(q) % 1000 !== 0) { out.push(cause.invalid(at, formatQuantity(q), 'must be an integer')); continue; }
+      parsed[kind].set(name, q);
+    }
+  }
+  for (const [name, req] of parsed.requests) {
+    const limit = parsed.limits.get(name);
+    if (limit) {
+      const cmp = compareQuantities(req, limit);
+      if (cmp !== 0 && !overcommitAllowed(name)) {
+        out.push(cause.invalid(`${field}.requests`, formatQuantity(req), `must be equal to ${name} limit of ${formatQuantity(limit)}`));
+      } else if (cmp > 0) {
+        out.push(cause.invalid(`${field}.requests`, formatQuantity(req), `must be less than or equal to ${name} limit of ${formatQuantity(limit)}`));
+      }
+    } else if (!overcommitAllowed(name)) {
+      out.push(cause.required(`${field}.limits`, 'Required value: Limit must be set for non overcommitable resources'));
+    }
+  }
+  return out;
 }

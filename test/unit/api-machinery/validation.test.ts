@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidLabelValue, isValidPathSegmentName,
-  validateLabels, validateAnnotations, validateObjectMeta, nameIsDNSLabel,
+  validateLabels, validateAnnotations, validateObjectMeta, nameIsDNSLabel, validateResourceRequirements,
 } from '../../../api/validation.ts';
 import { errors } from '../../../api/errors.ts';
 
@@ -52,4 +52,22 @@ t.test('object meta', async (t) => {
   t.same(validateObjectMeta({ name: 'n', namespace: 'x' }, { namespaced: false }).map((c) => c.reason), ['FieldValueForbidden']);
   t.same(validateObjectMeta({ name: 'a.b' }, { namespaced: false, validateName: nameIsDNSLabel }).map((c) => c.field), ['metadata.name']);
   t.same(validateObjectMeta('x', { namespaced: false }).map((c) => c.field), ['metadata']);
+});
+
+t.test('container resources', async (t) => {
+  const f = 'spec.containers[0].resources';
+  t.same(validateResourceRequirements({ limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '500m', memory: 1073741824 } }, f), []);
+  t.same(validateResourceRequirements(undefined, f), []);
+  t.same(validateResourceRequirements({ requests: { cpu: '2' }, limits: { cpu: '1' } }, f),
+    [{ reason: 'FieldValueInvalid', field: `${f}.requests`, message: 'Invalid value: "2": must be less than or equal to cpu limit of 1' }]);
+  t.same(validateResourceRequirements({ limits: { memory: 'lots' } }, f).map((c) => [c.field, c.message.slice(0, 40)]),
+    [[`${f}.limits[memory]`, 'Invalid value: "lots": quantities must m']]);
+  t.same(validateResourceRequirements({ requests: { cpu: '-1' } }, f).map((c) => c.message), ['Invalid value: "-1": must be greater than or equal to 0']);
+  t.same(validateResourceRequirements({ limits: { gpu: '1' } }, f).map((c) => c.message), ['Invalid value: "gpu": must be a standard resource for containers']);
+  t.same(validateResourceRequirements({ limits: { 'example.com/gpu': '1' }, requests: { 'example.com/gpu': '1' } }, f), []);
+  t.same(validateResourceRequirements({ limits: { 'example.com/gpu': '500m' } }, f).map((c) => c.message), ['Invalid value: "500m": must be an integer']);
+  t.same(validateResourceRequirements({ requests: { 'example.com/gpu': '1' } }, f).map((c) => [c.field, c.reason]), [[`${f}.limits`, 'FieldValueRequired']]);
+  t.same(validateResourceRequirements({ limits: { 'hugepages-2Mi': '4Mi' }, requests: { 'hugepages-2Mi': '2Mi' } }, f).map((c) => c.message),
+    ['Invalid value: "2Mi": must be equal to hugepages-2Mi limit of 4Mi']);
+  t.same(validateResourceRequirements({ limits: [] }, f).map((c) => c.field), [`${f}.limits`]);
 });
