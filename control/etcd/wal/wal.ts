@@ -61,6 +61,19 @@ export interface Replay {
   warnings: string[];
 }
 
+/**
+ * The entries after a snapshot at `index`. Older segments may have been released, so the WAL may start later
+ * than index 1, but it must reach back to the snapshot: a gap means lost entries.
+ */
+export function entriesAfter(entries: Entry[], index: number, dir = 'wal'): Entry[] {
+  if (entries.length === 0) return entries;
+  const first = entries[0].index;
+  if (first > index + 1) {
+    throw new Error(`wal: ${dir} starts at entry ${first} but the snapshot is at ${index}: entries ${index + 1}..${first - 1} are missing`);
+  }
+  return entries.slice(index + 1 - first);
+}
+
 interface Segment {
   seq: number;
   firstIndex: number;
@@ -208,21 +221,23 @@ export class WAL {
             case RecordType.HardState:
               replay.hardState = decodeHardState(r.payload);
               break;
-            case RecordType.Snapshot:
-              replay.snapshots.push(decodeSnapshotMarker(r.payload));
+            case RecordType.Snapshot: {
+              const marker = decodeSnapshotMarker(r.payload);
+              replay.snapshots.push(marker);
+              // A snapshot received from the leader can jump past our last entry: the log restarts after it.
+              const last = replay.entries.at(-1);
+              if (last && marker.index > last.index) replay.entries.length = 0;
               break;
+            }
             case RecordType.Entry: {
               const e = decodeEntry(r.payload);
               lastIndex = e.index;
-              if (e.index <= snapshotIndex) break;
               const ents = replay.entries;
               if (ents.length > 0) {
                 const first = ents[0].index;
                 const last = ents[ents.length - 1].index;
                 if (e.index <= last) ents.length = Math.max(0, e.index - first); // a rewrite truncates the tail
                 else if (e.index !== last + 1) throw new Error(`entry ${e.index} follows entry ${last}: entries are missing`);
-              } else if (e.index !== snapshotIndex + 1) {
-                throw new Error(`first entry after snapshot ${snapshotIndex} is ${e.index}: entries are missing`);
               }
               ents.push(e);
               break;
@@ -237,6 +252,7 @@ export class WAL {
       if (isLast) tailSize = off;
     }
     replay.metadata = metadata ?? new Uint8Array(0);
+    replay.entries = entriesAfter(replay.entries, snapshotIndex, dir);
     const last = segs[segs.length - 1];
     const file = await open(join(dir, last.name), 'r+');
     const wal = new WAL(dir, replay.metadata, segs, file, tailSize, lastIndex, replay.hardState, opts);

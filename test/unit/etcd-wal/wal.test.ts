@@ -213,3 +213,16 @@ t.test('a gap in the entries is refused', async (t) => {
   await wal.close();
   await t.rejects(WAL.open(dir), /entry 5 follows entry 2/);
 });
+
+t.test('a snapshot installed past the end of the log restarts the entries after it', async (t) => {
+  const dir = await tempDir(t);
+  const wal = await WAL.create(dir, new Uint8Array(0));
+  await wal.save({ term: 1, vote: 1, commit: 5 }, ents(1, 5, 1));
+  await wal.saveSnapshot({ index: 80, term: 3 });
+  await wal.save({ term: 3, vote: 0, commit: 82 }, ents(81, 82, 3));
+  await wal.close();
+  const { wal: w2, replay } = await WAL.open(dir, { snapshotIndex: 80 });
+  t.teardown(() => w2.close());
+  t.same(replay.entries.map((e) => e.index), [81, 82]);
+  await t.rejects(WAL.open(dir, { snapshotIndex: 3 }), /entries 4\.\.80 are missing/);
+});
