@@ -1,0 +1,121 @@
+// Start 3-member (or 1-member) etcd clusters for the store suite: the reference etcd 3.4 from /usr/bin/etcd,
+// and kts etcd (bin/kts etcd). Each member gets its own temp data dir and random loopback ports; stop() kills
+// every process by PID and removes the dirs.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const ktsBin = path.join(repo, 'bin/kts');
+export const nodeBin = path.join(repo, 'node_modules/.bin/node');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MemberSpec { name: string; clientPort: number; peerPort: number; dataDir: string }
+
+export interface Cluster {
+  kind: 'etcd' | 'kts';
+  members: MemberSpec[];
+  /** http://127.0.0.1:port per member */
+  endpoints: string[];
+  /** Processes by member name (undefined when killed). */
+  procs: Map<string, ChildProcess | undefined>;
+  logs: Map<string, string[]>;
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  restart(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function argsFor(m: MemberSpec, all: MemberSpec[], state: 'new' | 'existing', token: string): string[] {
+  const initialCluster = all.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+  return [
+    '--name', m.name, '--data-dir', m.dataDir,
+    '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
+    '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+    '--initial-cluster', initialCluster, '--initial-cluster-state', state, '--initial-cluster-token', token,
+  ];
+}
+
+async function waitHealthy(endpoint: string, proc: ChildProcess, log: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`member at ${endpoint} exited (${proc.exitCode ?? proc.signalCode}): ${log.join('').slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(`${endpoint}/health`);
+      const body = (await res.json()) as { health: string };
+      if (body.health === 'true') return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`member at ${endpoint} not healthy after ${timeoutMs} ms: ${log.join('').slice(-2000)}`);
+}
+
+export async function startCluster(kind: 'etcd' | 'kts', size = 3): Promise<Cluster> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `store-${kind}-`));
+  const token = `tok-${Math.random().toString(36).slice(2, 8)}`;
+  const members: MemberSpec[] = [];
+  for (let i = 0; i < size; i++) {
+    members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: path.join(root, `m${i}`) });
+  }
+  const procs = new Map<string, ChildProcess | undefined>();
+  const logs = new Map<string, string[]>();
+  const launch = (m: MemberSpec, state: 'new' | 'existing') => {
+    const args = argsFor(m, members, state, token);
+    const proc = kind === 'etcd'
+      ? spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } })
+      : spawn(ktsBin, ['etcd', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log: string[] = logs.get(m.name) ?? [];
+    logs.set(m.name, log);
+    const keep = (b: Buffer) => { log.push(b.toString()); if (log.length > 400) log.splice(0, 200); };
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    procs.set(m.name, proc);
+    return proc;
+  };
+  for (const m of members) launch(m, 'new');
+  const endpoints = members.map((m) => `http://127.0.0.1:${m.clientPort}`);
+  const cluster: Cluster = {
+    kind, members, endpoints, procs, logs,
+    async kill(name, signal = 'SIGKILL') {
+      const p = procs.get(name);
+      if (!p) return;
+      procs.set(name, undefined);
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill(signal);
+      await exited;
+    },
+    async restart(name) {
+      const m = members.find((x) => x.name === name)!;
+      await cluster.kill(name);
+      const p = launch(m, 'new');
+      await waitHealthy(`http://127.0.0.1:${m.clientPort}`, p, logs.get(name)!);
+    },
+    async stop() {
+      for (const m of members) await cluster.kill(m.name);
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(members.map((m) => waitHealthy(`http://127.0.0.1:${m.clientPort}`, procs.get(m.name)!, logs.get(m.name)!)));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}

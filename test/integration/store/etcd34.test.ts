@@ -1,0 +1,10 @@
+// The store suite against the reference: a 3-member etcd 3.4 from the Debian package.
+import t from 'tap';
+import { startCluster } from './clusters.ts';
+import type { Cluster } from './clusters.ts';
+import { storeSuite } from './suite.ts';
+
+let cluster: Cluster | undefined;
+t.before(async () => { cluster = await startCluster('etcd', 3); });
+t.teardown(async () => { await cluster?.stop(); });
+storeSuite(t, () => cluster!);

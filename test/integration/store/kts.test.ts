@@ -1,0 +1,10 @@
+// The store suite against kts etcd (single member until the Raft driver is wired, see control/etcd/README).
+import t from 'tap';
+import { startCluster } from './clusters.ts';
+import type { Cluster } from './clusters.ts';
+import { storeSuite } from './suite.ts';
+
+let cluster: Cluster | undefined;
+t.before(async () => { cluster = await startCluster('kts', 1); });
+t.teardown(async () => { await cluster?.stop(); });
+storeSuite(t, () => cluster!);
