@@ -154,6 +154,17 @@ export class Kubelet {
     if (!pod) this.desired.delete(uid);
   }
 
+  /** The runtime's view of one pod (for the kubelet server). */
+  inspectPod(uid: string) {
+    return this.inspector.inspectPod(uid);
+  }
+
+  /** A pod this kubelet runs, by namespace and name (static pods by their mirror name too). */
+  findPod(namespace: string, name: string): V1Pod | undefined {
+    for (const p of this.desired.values()) if (p.metadata?.namespace === namespace && p.metadata?.name === name) return p;
+    return undefined;
+  }
+
   /** Runtime and network health from CRI Status, for the node's Ready condition. */
   async health(): Promise<Health> {
     try {

@@ -112,9 +112,10 @@ export class PodSyncer {
       await this.step(pod, rt, st);
     } finally {
       rt = await this.d.inspector.inspectPod(uid);
+      // Probe workers first, so that a container with a readiness probe is not reported ready before its first result.
+      this.syncProbes(pod, rt);
       const status = this.report(pod, rt);
       if (status.phase === 'Succeeded' || status.phase === 'Failed') await this.stopSandboxes(rt);
-      this.syncProbes(pod, rt);
     }
   }
 

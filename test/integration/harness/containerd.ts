@@ -63,7 +63,7 @@ function cniConflist(name: string, bridge: string, subnet: string, gateway: stri
   }, null, 2);
 }
 
-export function containerdConfig(dir: string, cniConfDir: string, sandboxImage = PAUSE_IMAGE): string {
+export function containerdConfig(dir: string, cniConfDir: string, sandboxImage = PAUSE_IMAGE, streamAddress = '127.0.0.1'): string {
   return `version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -78,7 +78,7 @@ state = "${dir}/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${sandboxImage}"
-  stream_server_address = "127.0.0.1"
+  stream_server_address = "${streamAddress}"
   stream_server_port = "0"
   disable_apparmor = true
   restrict_oom_score_adj = true
@@ -228,7 +228,7 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
       await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       await run('ip', ['route', 'add', podCidr, 'via', nodeIP!, 'dev', hostLink]);
     }
-    await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir));
+    await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir, PAUSE_IMAGE, nodeIP ?? '127.0.0.1'));
     if (opts.writeCni !== false) {
       await writeFile(path.join(cniConfDir, '10-kts.conflist'),
         cniConflist(cniNetworkName, bridge, podCidr, podGateway, path.join(dir, 'cni', 'ipam')));

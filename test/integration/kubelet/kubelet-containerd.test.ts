@@ -10,7 +10,40 @@ import { CriClient } from '../../../agent/cri/client.ts';
 import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { FakeKubeletApi } from '../../../agent/kubelet/fake-api.ts';
 import { DEFAULT_KUBELET_CONFIG, Kubelet } from '../../../agent/kubelet/kubelet.ts';
+import { KubeletServer } from '../../../agent/kubelet/server.ts';
+import { createCA, createServingCert } from '../../../control/pki/index.ts';
+import WebSocket from 'ws';
+import https from 'node:https';
 import { startContainerdNode } from '../harness/containerd.ts';
+
+function get(url: string, ca: string): Promise<{ code: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https.get(url, { ca }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ code: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+/** Runs a command over the kubelet's exec WebSocket; returns stdout, stderr and the status channel. */
+function wsExec(url: string, ca: string, protocol: string): Promise<{ protocol: string; out: string; err: string; status: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, [protocol], { ca });
+    const r = { protocol: '', out: '', err: '', status: '' };
+    ws.on('open', () => { r.protocol = ws.protocol; });
+    ws.on('message', (d: Buffer) => {
+      const ch = d[0];
+      const text = d.subarray(1).toString();
+      if (ch === 1) r.out += text;
+      else if (ch === 2) r.err += text;
+      else if (ch === 3) r.status += text;
+    });
+    ws.on('close', () => resolve(r));
+    ws.on('error', reject);
+    ws.on('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+}
 
 async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -116,6 +149,64 @@ t.test('kubelet drives real containerd', async (t) => {
     });
     t.ok(nocmd);
     t.equal(api.pod('default', 'web')!.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True', 'other pods keep running');
+  });
+
+  await t.test('kubelet server: healthz, pods, logs (tail, timestamps, follow), exec over WebSocket', async (t) => {
+    const ca = await createCA('kubelet-test-ca');
+    const serving = await createServingCert(ca, { commonName: 'kn', ips: ['127.0.0.1'] });
+    const server = new KubeletServer({ kubelet, port: 0, address: '127.0.0.1', tls: { cert: serving.certPem, key: serving.keyPem } });
+    const port = await server.listen();
+    t.teardown(() => server.close());
+    const base = `https://127.0.0.1:${port}`;
+    t.same(await get(`${base}/healthz`, ca.certPem), { code: 200, body: 'ok' });
+    const pods = JSON.parse((await get(`${base}/pods`, ca.certPem)).body);
+    t.ok(pods.items.some((p: V1Pod) => p.metadata?.name === 'web' && p.status?.phase === 'Running'));
+    t.match((await get(`${base}/metrics`, ca.certPem)).body, /kubelet_running_pods \d+/);
+
+    api.putPod(pod('talker', { containers: [{ name: 'talk', image: BUSYBOX_IMAGE,
+      command: ['sh', '-c', 'echo hello; echo world; sleep 1000'] }] }));
+    await until('talker running', () => api.pod('default', 'talker')?.status?.containerStatuses?.[0]?.state?.running);
+    const logs = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const r = await get(`${base}/containerLogs/default/talker/talk`, ca.certPem);
+        if (r.body.includes('world')) return r;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return get(`${base}/containerLogs/default/talker/talk`, ca.certPem);
+    })();
+    t.equal(logs.code, 200);
+    t.equal(logs.body, 'hello\nworld\n');
+    t.equal((await get(`${base}/containerLogs/default/talker/talk?tailLines=1`, ca.certPem)).body, 'world\n');
+    t.match((await get(`${base}/containerLogs/default/talker/talk?timestamps=true`, ca.certPem)).body, /^\d{4}-\d\d-\d\dT\S+ hello\n/);
+    const missing = await get(`${base}/containerLogs/default/nope/talk`, ca.certPem);
+    t.equal(missing.code, 404);
+    t.match(JSON.parse(missing.body).message, /pod "nope" not found/);
+
+    // follow: the response stays open and delivers what the container writes later.
+    const id = api.pod('default', 'talker')!.status!.containerStatuses![0]!.containerID!.replace('containerd://', '');
+    const followed = await new Promise<string>((resolve, reject) => {
+      https.get(`${base}/containerLogs/default/talker/talk?follow=true`, { ca: ca.certPem }, (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+          if (body.includes('later')) { res.destroy(); resolve(body); }
+        });
+        setTimeout(() => void runtime.execSync(id, ['sh', '-c', 'echo later > /proc/1/fd/1'], 5), 300);
+      }).on('error', reject);
+    });
+    t.match(followed, /hello\nworld\n(.|\n)*later\n/);
+
+    for (const protocol of ['v5.channel.k8s.io', 'v4.channel.k8s.io']) {
+      const r = await wsExec(`wss://127.0.0.1:${port}/exec/default/talker/talk?command=sh&command=-c&command=echo%20out;echo%20err%20%3E%262;exit%200&stdout=true&stderr=true`,
+        ca.certPem, protocol);
+      t.equal(r.protocol, protocol, `negotiated ${protocol}`);
+      t.equal(r.out, 'out\n');
+      t.equal(r.err, 'err\n');
+      t.match(r.status, /Success/);
+    }
+    const failing = await wsExec(`wss://127.0.0.1:${port}/exec/default/talker/talk?command=sh&command=-c&command=exit%207&stdout=true`, ca.certPem, 'v4.channel.k8s.io');
+    t.match(failing.status, /NonZeroExitCode/);
+    t.match(failing.status, /"7"/);
   });
 
   await t.test('deletion stops and removes sandbox and containers, then the pod object', async (t) => {
