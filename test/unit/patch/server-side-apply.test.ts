@@ -126,3 +126,16 @@ t.test('recordUpdateManager on create, on explicit managedFields and on reset', 
   const status = recordUpdateManager(created, { ...created, status: { replicas: 1 } }, 'kube-controller-manager', gvk, 'status') as any;
   t.match(entry(status, 'kube-controller-manager', 'Update'), { subresource: 'status', fieldsV1: { 'f:status': { 'f:replicas': {} } } });
 });
+
+t.test('ports are keyed by port and protocol (protocol defaults to TCP), so DNS on 53/UDP and 53/TCP stay apart', async (t) => {
+  const svc = { group: '', version: 'v1', kind: 'Service' };
+  const body = (ports: object[]) => Buffer.from(JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns' }, spec: { ports } }));
+  const created = applyPatch('application/apply-patch+yaml', undefined,
+    body([{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53 }]), { gvk: svc, fieldManager: 'm' }) as any;
+  t.same(created.spec.ports, [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53 }]);
+  t.same(Object.keys(created.metadata.managedFields[0].fieldsV1['f:spec']['f:ports']).sort(),
+    ['k:{"port":53,"protocol":"TCP"}', 'k:{"port":53,"protocol":"UDP"}']);
+  const updated = applyPatch('application/apply-patch+yaml', { ...created, spec: { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }] } },
+    body([{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }]), { gvk: svc, fieldManager: 'm' }) as any;
+  t.same(updated.spec.ports, [{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }], 'the UDP port the manager dropped is removed; TCP matched with its default');
+});

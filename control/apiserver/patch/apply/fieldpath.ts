@@ -19,14 +19,35 @@ export function rootSchema(schema: SchemaNode | undefined): SchemaNode {
   return schema ?? { fields: { metadata: { type: 'ObjectMeta' } } };
 }
 
-type ListKind = { kind: 'keyed'; key: string } | { kind: 'set' } | { kind: 'atomic' };
-function listKind(meta: FieldMeta | undefined): ListKind {
+type ListKind = { kind: 'keyed'; keys: string[] } | { kind: 'set' } | { kind: 'atomic' };
+export function listKind(meta: FieldMeta | undefined): ListKind {
   if (meta?.strategy !== 'merge') return { kind: 'atomic' };
-  return meta.mergeKey ? { kind: 'keyed', key: meta.mergeKey } : { kind: 'set' };
+  if (meta.listMapKeys) return { kind: 'keyed', keys: meta.listMapKeys };
+  return meta.mergeKey ? { kind: 'keyed', keys: [meta.mergeKey] } : { kind: 'set' };
 }
 
-export function keyElement(key: string, value: Json): string {
-  return `k:${JSON.stringify({ [key]: value })}`;
+/** Schema defaults of key fields (upstream +default on protocol), so {containerPort: 80} keys as TCP. */
+const KEY_DEFAULTS: Record<string, Json> = { protocol: 'TCP' };
+const keyField = (item: JsonObject, k: string): Json | undefined =>
+  Object.hasOwn(item, k) && item[k] !== null ? item[k] : (Object.hasOwn(KEY_DEFAULTS, k) ? KEY_DEFAULTS[k] : undefined);
+
+/** The key of a keyed-list element in key order, or undefined when a key field is missing. */
+export function elementKey(keys: string[], item: Json): JsonObject | undefined {
+  if (!isObject(item)) return undefined;
+  const out: JsonObject = {};
+  for (const k of keys) {
+    const v = keyField(item, k);
+    if (v === undefined) return undefined;
+    setOwnKey(out, k, v);
+  }
+  return out;
+}
+function setOwnKey(o: JsonObject, k: string, v: Json) {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
+export function keyElement(key: JsonObject): string {
+  return `k:${JSON.stringify(key)}`;
 }
 
 /** Every path set in `obj` (nulls are not values), relative to the kind's schema. */
@@ -51,10 +72,11 @@ export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): Fie
       if (lk.kind === 'atomic') { add(path); return; }
       if (lk.kind === 'set') { for (const item of v) add([...path, `v:${JSON.stringify(item)}`]); return; }
       for (const item of v) {
-        if (!isObject(item) || !Object.hasOwn(item, lk.key)) { add(path); return; } // malformed: own the list whole
-        const el = [...path, keyElement(lk.key, item[lk.key])];
+        const key = elementKey(lk.keys, item);
+        if (!key) { add(path); return; } // an element without its key: own the list whole
+        const el = [...path, keyElement(key)];
         add(el);
-        walkObject(item, el, childSchema(meta), depth + 1);
+        walkObject(item as JsonObject, el, childSchema(meta), depth + 1);
       }
       return;
     }
@@ -77,7 +99,7 @@ export function valueAt(obj: Json, path: Path): Found {
     } else if (el.startsWith('k:')) {
       if (!Array.isArray(cur)) return { found: false };
       const key = JSON.parse(el.slice(2)) as JsonObject;
-      const match: Json | undefined = cur.find((e) => isObject(e) && Object.entries(key).every(([k, v]) => e[k] === v));
+      const match: Json | undefined = cur.find((e) => isObject(e) && Object.entries(key).every(([k, v]) => keyField(e, k) === v));
       if (match === undefined) return { found: false };
       cur = match;
     } else if (el.startsWith('v:')) {

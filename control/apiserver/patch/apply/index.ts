@@ -6,7 +6,7 @@ import { ApiError, errors, type Cause } from '../../../../api/errors.ts';
 import { isObject, deepClone, getOwn, setOwn, type Json, type JsonObject } from '../body.ts';
 import { childSchema, fieldMeta, schemaForKind, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
 import {
-  fieldSetOf, isMembership, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, valueAt, type FieldSet, type Path,
+  elementKey, fieldSetOf, isMembership, listKind, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, valueAt, type FieldSet, type Path,
 } from './fieldpath.ts';
 import { describeManager, now, readEntries, sameOwner, writeEntries, type ManagerEntry } from './managed.ts';
 
@@ -58,16 +58,18 @@ function mergeApplied(live: Json | undefined, config: Json, meta: FieldMeta | un
     }
     return out;
   }
-  if (Array.isArray(config) && Array.isArray(live) && meta?.strategy === 'merge') {
+  const lk = listKind(meta);
+  if (Array.isArray(config) && Array.isArray(live) && lk.kind !== 'atomic') {
     const out = [...live];
-    if (!meta.mergeKey) {
+    if (lk.kind === 'set') {
       for (const v of config) if (!out.some((e) => JSON.stringify(e) === JSON.stringify(v))) out.push(v);
       return out;
     }
-    const key = meta.mergeKey;
     for (const item of config) {
-      if (!isObject(item)) return config;
-      const at = out.findIndex((e) => isObject(e) && e[key] === item[key]);
+      const key = elementKey(lk.keys, item);
+      if (!key) return config.map((v) => (isObject(v) ? mergeApplied(undefined, v, undefined, childSchema(meta)) : v));
+      const wanted = JSON.stringify(key);
+      const at = out.findIndex((e) => JSON.stringify(elementKey(lk.keys, e)) === wanted);
       if (at >= 0) out[at] = mergeApplied(out[at], item, undefined, childSchema(meta));
       else out.push(mergeApplied(undefined, item, undefined, childSchema(meta)));
     }

@@ -10,6 +10,8 @@ export interface FieldMeta {
   mergeKey?: string;
   /** upstream "retainKeys": clients send $retainKeys inside these values (the server honours it wherever sent) */
   retainKeys?: boolean;
+  /** server-side apply keys (+listMapKey) when they differ from the strategic merge key */
+  listMapKeys?: string[];
 }
 
 export type StructMeta = Record<string, FieldMeta>;
@@ -34,7 +36,7 @@ export const structs: Record<string, StructMeta> = {
     resourceClaims: merge('name', undefined, true),
   },
   Container: {
-    ports: merge('containerPort'),
+    ports: { ...merge('containerPort'), listMapKeys: ['containerPort', 'protocol'] },
     env: merge('name'),
     volumeMounts: merge('mountPath'),
     volumeDevices: merge('devicePath'),
@@ -49,7 +51,7 @@ export const structs: Record<string, StructMeta> = {
   WorkloadSpec: { template: struct('PodTemplateSpec') },
   CronJobSpec: { jobTemplate: struct('JobTemplateSpec') },
   JobTemplateSpec: { metadata: struct('ObjectMeta'), spec: struct('WorkloadSpec') },
-  ServiceSpec: { ports: merge('port') },
+  ServiceSpec: { ports: { ...merge('port'), listMapKeys: ['port', 'protocol'] } },
   NodeSpec: { podCIDRs: merge() },
   NodeStatus: { conditions, addresses: merge('type') },
 };
