@@ -38,6 +38,9 @@
 //   q.addRateLimited(key) / q.forget(key) / q.addAfter(key, ms) / q.shutDown() / q.shutDownWithDrain()
 //   runWorkers(q, 2, async (key) => sync(key))   // forget on success, addRateLimited on error
 //
+// Events (core/v1): const rec = new EventRecorder(client, { component: 'default-scheduler' });
+//   rec.event(pod, 'Warning', 'FailedScheduling', '0/3 nodes are available: ...');  // background, deduped
+//
 // Leader election (coordination.k8s.io/v1 Lease)
 //   await new LeaderElector({ client, namespace: 'kube-system', name: 'kube-scheduler', identity,
 //     releaseOnCancel: true, onStartedLeading: (signal) => runScheduler(signal), onStoppedLeading: () => process.exit(0),
@@ -61,6 +64,8 @@ export {
 } from './workqueue.ts';
 export type { RateLimiter, WorkerOptions } from './workqueue.ts';
 export { LeaderElector, microTime } from './leaderelection.ts';
+export { EventRecorder, referenceTo } from './events.ts';
+export type { EventRecorderOptions, EventType } from './events.ts';
 export type { LeaderElectionConfig } from './leaderelection.ts';
 export { TokenBucket, Backoff, sleep } from './ratelimit.ts';
 export { resources, apiVersionOf } from './resources.ts';
