@@ -3,9 +3,9 @@ import { ApiError, errors } from '../../../api/errors.ts';
 import { applyJsonPatch } from './json-patch.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { applyStrategicMergePatch } from './strategic/index.ts';
-import { applyServerSide, recordUpdateManager } from './apply/index.ts';
+import { applyServerSide, recordUpdateManager, managerFromUserAgent } from './apply/index.ts';
 
-export { recordUpdateManager };
+export { recordUpdateManager, managerFromUserAgent };
 export { schemaForKind } from './strategic/index.ts';
 
 export interface GroupVersionKind { group: string; version: string; kind: string }

@@ -28,7 +28,7 @@ t.test('apply creates the object and records the Apply manager in FieldsV1 notat
   t.same(e.fieldsV1, {
     'f:metadata': { 'f:labels': { 'f:app': {} } },
     'f:spec': {
-      'f:replicas': {}, 'f:selector': { 'f:matchLabels': { 'f:app': {} } },
+      'f:replicas': {}, 'f:selector': {}, // LabelSelector is an atomic struct
       'f:template': {
         'f:metadata': { 'f:labels': { 'f:app': {} } },
         'f:spec': { 'f:containers': { 'k:{"name":"web"}': { '.': {}, 'f:image': {}, 'f:name': {} } } },
@@ -138,4 +138,13 @@ t.test('ports are keyed by port and protocol (protocol defaults to TCP), so DNS 
   const updated = applyPatch('application/apply-patch+yaml', { ...created, spec: { ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }] } },
     body([{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }]), { gvk: svc, fieldManager: 'm' }) as any;
   t.same(updated.spec.ports, [{ name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 5353 }], 'the UDP port the manager dropped is removed; TCP matched with its default');
+});
+
+t.test('the selector is replaced whole and the default manager comes from the User-Agent', async (t) => {
+  const created = apply(undefined, { ...config(1), spec: { ...config(1).spec, selector: { matchLabels: { app: 'web', tier: 'fe' } } } });
+  const next = apply(created, config(1));
+  t.same(next.spec.selector, { matchLabels: { app: 'web' } });
+  const { managerFromUserAgent } = await import('../../../control/apiserver/patch/index.ts');
+  t.equal(managerFromUserAgent('kubectl/v1.32.4 (linux/amd64) kubernetes/59526cd'), 'kubectl');
+  t.equal(managerFromUserAgent(undefined), 'unknown');
 });

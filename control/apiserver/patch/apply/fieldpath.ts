@@ -66,7 +66,10 @@ export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): Fie
     if (!any && depth > 0 && Object.keys(o).length === 0) add(path);
   };
   const walkValue = (v: Json, path: Path, meta: FieldMeta | undefined, depth: number) => {
-    if (isObject(v)) { walkObject(v, path, childSchema(meta), depth); return; }
+    if (isObject(v)) {
+      if (meta?.atomicStruct) add(path); else walkObject(v, path, childSchema(meta), depth);
+      return;
+    }
     if (Array.isArray(v)) {
       const lk = listKind(meta);
       if (lk.kind === 'atomic') { add(path); return; }

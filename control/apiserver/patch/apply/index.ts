@@ -13,6 +13,12 @@ import { describeManager, now, readEntries, sameOwner, writeEntries, type Manage
 export interface GVK { group: string; version: string; kind: string }
 export interface ApplyOptions { gvk: GVK; fieldManager?: string; force?: boolean; name?: string }
 
+/** Upstream's default manager when ?fieldManager is absent: the User-Agent up to the first "/" ("kubectl"). */
+export function managerFromUserAgent(userAgent: string | undefined): string {
+  const name = (userAgent ?? '').split('/')[0].trim();
+  return (name || 'unknown').slice(0, 128);
+}
+
 const apiVersionOf = (gvk: GVK) => (gvk.group ? `${gvk.group}/${gvk.version}` : gvk.version);
 
 function parseApplyBody(body: Buffer): JsonObject {
@@ -49,6 +55,7 @@ function checkConfig(config: JsonObject, opts: ApplyOptions): void {
 
 /** Merges the applied configuration into the live object: maps by field, keyed lists by key, sets by value. */
 function mergeApplied(live: Json | undefined, config: Json, meta: FieldMeta | undefined, node: SchemaNode | undefined): Json {
+  if (isObject(config) && meta?.atomicStruct) return deepClone(config);
   if (isObject(config)) {
     const out: JsonObject = isObject(live) ? live : {};
     for (const [k, v] of Object.entries(config)) {

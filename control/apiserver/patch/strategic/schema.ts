@@ -12,6 +12,8 @@ export interface FieldMeta {
   retainKeys?: boolean;
   /** server-side apply keys (+listMapKey) when they differ from the strategic merge key */
   listMapKeys?: string[];
+  /** server-side apply: the struct is owned and replaced as a whole (upstream +structType=atomic) */
+  atomicStruct?: boolean;
 }
 
 export type StructMeta = Record<string, FieldMeta>;
@@ -20,6 +22,8 @@ const merge = (mergeKey?: string, type?: string, retainKeys?: boolean): FieldMet
   ({ strategy: 'merge', ...(mergeKey ? { mergeKey } : {}), ...(type ? { type } : {}), ...(retainKeys ? { retainKeys } : {}) });
 const struct = (type: string, retainKeys?: boolean): FieldMeta => ({ type, ...(retainKeys ? { retainKeys } : {}) });
 const conditions = merge('type');
+/** LabelSelector is +structType=atomic upstream */
+const atomicStruct: FieldMeta = { atomicStruct: true };
 
 export const structs: Record<string, StructMeta> = {
   ObjectMeta: { ownerReferences: merge('uid'), finalizers: merge() },
@@ -46,9 +50,9 @@ export const structs: Record<string, StructMeta> = {
     conditions, podIPs: merge('ip'), hostIPs: merge('ip'), resourceClaimStatuses: merge('name', undefined, true),
   },
   WithConditions: { conditions },
-  DeploymentSpec: { template: struct('PodTemplateSpec'), strategy: struct('DeploymentStrategy', true) },
+  DeploymentSpec: { template: struct('PodTemplateSpec'), strategy: struct('DeploymentStrategy', true), selector: atomicStruct },
   DeploymentStrategy: {},
-  WorkloadSpec: { template: struct('PodTemplateSpec') },
+  WorkloadSpec: { template: struct('PodTemplateSpec'), selector: atomicStruct },
   CronJobSpec: { jobTemplate: struct('JobTemplateSpec') },
   JobTemplateSpec: { metadata: struct('ObjectMeta'), spec: struct('WorkloadSpec') },
   ServiceSpec: { ports: { ...merge('port'), listMapKeys: ['port', 'protocol'] } },
