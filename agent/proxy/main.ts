@@ -16,6 +16,9 @@ import { IpvsBackend, ipvsAvailable } from './ipvs/apply.ts';
 import { startServers } from './server.ts';
 import { inCidr } from './iptables/tracer.ts';
 import { defaultNodeInfo } from './types.ts';
+import { ServiceEventRecorder } from './events.ts';
+import type { EventSink } from './events.ts';
+import type { CoreV1Event } from '@kubernetes/client-node';
 
 type Log = pino.Logger;
 
@@ -33,6 +36,8 @@ export function nodeAddresses(cidrs: string[]): string[] {
 
 export interface ProxyDeps {
   source: ProxySource;
+  /** Where Warning events about skipped Services go (the API in production). */
+  events?: EventSink;
   exec?: Executor;
   log?: Log;
   /** Where /proc/net/ip_vs would be (tests point it elsewhere). */
@@ -67,8 +72,12 @@ export async function runProxy(cfg: ProxyConfig, deps: ProxyDeps): Promise<Runni
     : new IptablesBackend({ exec, variant, warn });
   log.info({ mode, iptables: variant, nodeName, clusterCIDR: cfg.clusterCIDR || null }, 'starting kube-proxy');
   if (!cfg.clusterCIDR && !cfg.masqueradeAll) log.warn('no --cluster-cidr: traffic to ClusterIPs from outside the cluster will not be masqueraded');
+  const recorder = deps.events ? new ServiceEventRecorder(deps.events, nodeName) : null;
   const proxier = new Proxier({
     nodeName, backend, log,
+    onInvalidService: (svc, message) => {
+      void recorder?.invalid(svc, message).then((err) => { if (err) log.warn({ err: err.message }, 'could not post event'); });
+    },
     node: defaultNodeInfo({ clusterCIDR: cfg.clusterCIDR, nodePortAddresses: cfg.nodePortAddresses, masqueradeAll: cfg.masqueradeAll, masqueradeBit: cfg.masqueradeBit }),
     minSyncPeriodMs: cfg.minSyncPeriodMs, syncPeriodMs: cfg.syncPeriodMs,
   });
@@ -114,11 +123,12 @@ export async function resolveConfig(argv: string[]): Promise<ProxyConfig> {
 export async function main(argv: string[]): Promise<void> {
   const cfg = await resolveConfig(argv);
   const log = pino({ name: 'kube-proxy' });
-  const { RestClient, loadConfig } = await import('../../client/index.ts');
+  const { RestClient, loadConfig, resources } = await import('../../client/index.ts');
   const { ApiSource } = await import('./apisource.ts');
   const client = new RestClient(loadConfig({ kubeconfig: cfg.kubeconfig || undefined, master: cfg.master || undefined }));
   const source = new ApiSource(client, (err, what) => log.warn({ err: String(err), what }, 'watch error'));
-  const running = await runProxy(cfg, { source, log });
+  const events = { create: (namespace: string, event: CoreV1Event) => client.create({ ...resources.events, namespace }, event) };
+  const running = await runProxy(cfg, { source, log, events });
   log.info({ healthz: running.healthz, metrics: running.metrics }, 'serving');
   await new Promise<void>((resolve) => {
     const bye = () => resolve();

@@ -47,6 +47,8 @@ export interface ProxierOptions {
   metrics?: ProxyMetrics;
   log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
   now?: () => number;
+  /** Told when a Service (or one of its ports or addresses) is skipped as invalid, e.g. to post an Event. */
+  onInvalidService?: Warn;
 }
 
 const quietLog = { info() {}, warn() {}, error() {} };
@@ -57,7 +59,7 @@ export class Proxier implements ProxyEventHandlers {
   readonly runner: BoundedFrequencyRunner;
   private readonly services: ServiceChangeTracker;
   private readonly endpoints: EndpointsChangeTracker;
-  private readonly opts: Required<Omit<ProxierOptions, 'metrics'>>;
+  private readonly opts: Required<Omit<ProxierOptions, 'metrics' | 'onInvalidService'>>;
   private readonly pendingChanged = new Set<string>();
   private pendingTriggers: number[] = [];
   private pendingStale: StaleEndpoints[] = [];
@@ -72,7 +74,10 @@ export class Proxier implements ProxyEventHandlers {
   constructor(opts: ProxierOptions) {
     this.opts = { minSyncPeriodMs: 1000, syncPeriodMs: 30_000, log: quietLog, now: Date.now, ...opts };
     this.metrics = opts.metrics ?? new ProxyMetrics();
-    const warn: Warn = (subject, message) => this.opts.log.warn({ subject }, message);
+    const warn: Warn = (svc, message) => {
+      this.opts.log.warn({ service: `${svc.metadata?.namespace}/${svc.metadata?.name}` }, message);
+      opts.onInvalidService?.(svc, message);
+    };
     this.services = new ServiceChangeTracker(warn);
     this.endpoints = new EndpointsChangeTracker(opts.nodeName, this.opts.now);
     this.state = { services: new Map(), endpoints: new Map(), node: opts.node };

@@ -3,7 +3,8 @@
 import type { V1Service } from '@kubernetes/client-node';
 import type { Protocol, ServicePortInfo } from './types.ts';
 
-export type Warn = (subject: string, message: string) => void;
+/** Told about a Service (or part of one) the proxy skips, with a message naming what is wrong. */
+export type Warn = (svc: V1Service, message: string) => void;
 
 interface Change { previous: Map<string, ServicePortInfo>; current: Map<string, ServicePortInfo> }
 
@@ -33,18 +34,17 @@ export function servicePortsOf(svc: V1Service, warn: Warn = () => {}): Map<strin
   const out = new Map<string, ServicePortInfo>();
   const namespace = svc.metadata?.namespace ?? 'default';
   const name = svc.metadata?.name ?? '';
-  const subject = `service ${namespace}/${name}`;
   const spec = svc.spec;
   if (!spec || !name || spec.type === 'ExternalName') return out;
   const clusterIP = spec.clusterIP;
   if (!clusterIP || clusterIP === 'None') return out;
   if (!isIPv4(clusterIP)) {
-    warn(subject, `clusterIP "${clusterIP}" is not an IPv4 address: service skipped`);
+    warn(svc, `clusterIP "${clusterIP}" is not an IPv4 address: service skipped`);
     return out;
   }
   const filterIPs = (ips: (string | undefined)[], what: string): string[] => ips.filter((ip): ip is string => {
     if (isIPv4(ip)) return true;
-    warn(subject, `${what} "${ip}" is not an IPv4 address: ignored`);
+    warn(svc, `${what} "${ip}" is not an IPv4 address: ignored`);
     return false;
   });
   const externalIPs = filterIPs(spec.externalIPs ?? [], 'externalIP');
@@ -52,7 +52,7 @@ export function servicePortsOf(svc: V1Service, warn: Warn = () => {}): Map<strin
   const loadBalancerIPs = isLB ? filterIPs((svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip) => ip !== undefined), 'load balancer ingress IP') : [];
   const loadBalancerSourceRanges = isLB ? (spec.loadBalancerSourceRanges ?? []).filter((r) => {
     if (isIPv4CIDR(r.trim())) return true;
-    warn(subject, `loadBalancerSourceRange "${r}" is not an IPv4 CIDR: ignored`);
+    warn(svc, `loadBalancerSourceRange "${r}" is not an IPv4 CIDR: ignored`);
     return false;
   }).map((r) => r.trim()) : [];
   const affinitySeconds = spec.sessionAffinity === 'ClientIP'
@@ -63,17 +63,17 @@ export function servicePortsOf(svc: V1Service, warn: Warn = () => {}): Map<strin
     const protocol = (p.protocol ?? 'TCP') as Protocol;
     const key = `${namespace}/${name}:${portName}`;
     if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') {
-      warn(subject, `port "${portName}": protocol "${p.protocol}" is not TCP, UDP or SCTP: port skipped`);
+      warn(svc, `port "${portName}": protocol "${p.protocol}" is not TCP, UDP or SCTP: port skipped`);
       continue;
     }
     if (!validPort(p.port)) {
-      warn(subject, `port "${portName}": port ${p.port} is not in 1-65535: port skipped`);
+      warn(svc, `port "${portName}": port ${p.port} is not in 1-65535: port skipped`);
       continue;
     }
     let nodePort = 0;
     if (hasNodePorts && p.nodePort !== undefined && p.nodePort !== 0) {
       if (validPort(p.nodePort)) nodePort = p.nodePort;
-      else warn(subject, `port "${portName}": nodePort ${p.nodePort} is not in 1-65535: nodePort ignored`);
+      else warn(svc, `port "${portName}": nodePort ${p.nodePort} is not in 1-65535: nodePort ignored`);
     }
     out.set(key, {
       key, namespace, name, portName, protocol, port: p.port, clusterIP, nodePort,

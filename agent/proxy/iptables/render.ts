@@ -1,7 +1,7 @@
 // Pure renderer: ProxyState -> one iptables-restore payload with upstream kube-proxy's chain layout.
 // A full render declares (and so flushes) every chain it owns; a partial render (opts.changed set) writes only
 // the chains of the changed service ports, plus the shared chains whose content differs from the last sync.
-import type { EndpointInfo, ProxyState, ServicePortInfo } from '../types.ts';
+import type { EndpointInfo, NodeInfo, ProxyState, ServicePortInfo } from '../types.ts';
 import { categorize } from '../endpointschangetracker.ts';
 import { endpointChain, externalChain, localServiceChain, serviceChain } from '../hash.ts';
 
@@ -93,114 +93,154 @@ function endpointJumps(out: string[], svc: ServicePortInfo, chain: string, endpo
   });
 }
 
-interface Tables {
-  natChains: string[];
-  natRules: string[];
-  filterChains: string[];
-  filterRules: string[];
+/** What one service port contributes: its own chains and rules, and its lines in the shared chains. */
+interface ServiceRender {
+  chains: string[];
+  chainDecls: string;
+  rules: string;
+  ruleCount: number;
+  natServices: string[];
+  natNodePorts: string[];
+  filterServices: string[];
+  filterExternal: string[];
+}
+
+/**
+ * Renders are memoized per service port object: the trackers replace a ServicePortInfo or an endpoint list
+ * when it changes, so the same objects mean the same rules, and a full resync only re-joins strings.
+ */
+const renderCache = new WeakMap<ServicePortInfo, { all: EndpointInfo[] | undefined; node: NodeInfo; r: ServiceRender }>();
+
+function renderServicePortCached(svc: ServicePortInfo, all: EndpointInfo[] | undefined, node: NodeInfo): ServiceRender {
+  const hit = renderCache.get(svc);
+  if (hit && hit.all === all && hit.node === node) return hit.r;
+  const r = renderServicePort(svc, all ?? [], node);
+  renderCache.set(svc, { all, node, r });
+  return r;
+}
+
+function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: NodeInfo): ServiceRender {
+  const natServices: string[] = [];
+  const natNodePorts: string[] = [];
+  const filterServices: string[] = [];
+  const filterExternal: string[] = [];
+  const p = proto(svc.protocol);
+  const { cluster, local } = categorize(all);
+  const hasExternal = svc.nodePort !== 0 || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
+  const svcChain = serviceChain(svc.key, p);
+  const svlChain = localServiceChain(svc.key, p);
+  const extChain = externalChain(svc.key, p);
+  const usesCluster = cluster.length > 0 && (!svc.internalPolicyLocal || hasExternal);
+  const usesLocal = local.length > 0 && (svc.internalPolicyLocal || svc.externalPolicyLocal);
+  const internalChain = svc.internalPolicyLocal ? svlChain : svcChain;
+  const externalPolicyChain = svc.externalPolicyLocal ? svlChain : svcChain;
+  const hasInternalEndpoints = (svc.internalPolicyLocal ? local : cluster).length > 0;
+  const hasExternalEndpoints = (svc.externalPolicyLocal ? local : cluster).length > 0;
+  const hasEndpoints = cluster.length > 0 || local.length > 0;
+  const usesExternalChain = hasEndpoints && hasExternal;
+  const own: string[] = [];
+  const ownChains: string[] = [];
+  const chain = (name: string) => { ownChains.push(name); };
+
+  // Cluster IP.
+  const cipArgs = `-m comment --comment ${q(`${svc.key} cluster IP`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port}`;
+  if (hasInternalEndpoints) {
+    natServices.push(`-A ${chains.services} ${cipArgs} -j ${internalChain}`);
+    {
+      if (node.masqueradeAll) own.push(`-A ${internalChain} ${cipArgs} -j ${chains.markMasq}`);
+      else if (node.clusterCIDR) own.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${cipArgs} -j ${chains.markMasq}`);
+    }
+  } else {
+    const [why, target] = hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
+    filterServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${why}`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port} -j ${target}`);
+  }
+
+  // External addresses: externalIPs, load balancer IPs, node ports.
+  const [extWhy, extTarget] = svc.externalPolicyLocal && hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
+  for (const [ips, what] of [[svc.externalIPs, 'external IP'], [svc.loadBalancerIPs, 'loadbalancer IP']] as const) {
+    for (const ip of ips) {
+      if (usesExternalChain) natServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${what}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extChain}`);
+      if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extTarget}`);
+    }
+  }
+  if (svc.nodePort !== 0) {
+    if (usesExternalChain) natNodePorts.push(`-A ${chains.nodePorts} -m comment --comment ${q(svc.key)} -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extChain}`);
+    if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extTarget}`);
+  }
+
+  if (usesExternalChain) {
+    chain(extChain);
+    {
+      if (!svc.externalPolicyLocal) {
+        own.push(`-A ${extChain} -m comment --comment ${q(`masquerade traffic for ${svc.key} external destinations`)} -j ${chains.markMasq}`);
+      } else {
+        // Pods and the node itself reach an external address through any endpoint (short circuit), as upstream.
+        if (node.clusterCIDR) own.push(`-A ${extChain} -s ${node.clusterCIDR} -m comment --comment ${q(`pod traffic for ${svc.key} external destinations`)} -j ${svcChain}`);
+        own.push(`-A ${extChain} -m comment --comment ${q(`masquerade LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.markMasq}`);
+        own.push(`-A ${extChain} -m comment --comment ${q(`route LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`);
+      }
+      if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
+    }
+  }
+
+  if (usesCluster) {
+    chain(svcChain);
+    endpointJumps(own, svc, svcChain, cluster);
+  }
+  if (usesLocal) {
+    chain(svlChain);
+    endpointJumps(own, svc, svlChain, local);
+  }
+
+  // One KUBE-SEP chain per endpoint reachable through either policy chain.
+  const reachable = new Map<string, EndpointInfo>();
+  if (usesCluster) for (const ep of cluster) reachable.set(`${ep.ip}:${ep.port}`, ep);
+  if (usesLocal) for (const ep of local) reachable.set(`${ep.ip}:${ep.port}`, ep);
+  for (const [id, ep] of reachable) {
+    const sep = endpointChain(svc.key, p, id);
+    chain(sep);
+    {
+      own.push(`-A ${sep} -m comment --comment ${q(svc.key)} -s ${ep.ip}/32 -j ${chains.markMasq}`);
+      const affinity = svc.affinitySeconds > 0 ? ` -m recent --name ${sep} --set` : '';
+      own.push(`-A ${sep} -m comment --comment ${q(svc.key)}${affinity} -p ${p} -m ${p} -j DNAT --to-destination ${id}`);
+    }
+  }
+  return {
+    chains: ownChains, chainDecls: ownChains.map((c) => `:${c} - [0:0]`).join('\n'), rules: own.join('\n'), ruleCount: own.length,
+    natServices, natNodePorts, filterServices, filterExternal,
+  };
 }
 
 export function render(state: ProxyState, opts: RenderOptions = {}): RenderResult {
   const full = opts.changed === undefined;
   const node = state.node;
   const mark = markHex(node.masqueradeBit);
-  const t: Tables = { natChains: [], natRules: [], filterChains: [], filterRules: [] };
   const serviceChains = new Set<string>();
   // Shared chains are built in full every time (cheap) and written only when new or different.
   const natServices: string[] = [];
   const natNodePorts: string[] = [];
   const filterServices: string[] = [];
   const filterExternal: string[] = [];
+  const natChainParts: string[] = [];
+  const natRuleParts: string[] = [];
+  const filterChainParts: string[] = [];
+  const filterRuleParts: string[] = [];
   let chainsWritten = 0;
+  let natRules = 0;
+  let filterRules = 0;
 
   for (const svc of state.services.values()) {
-    const p = proto(svc.protocol);
-    const all = state.endpoints.get(svc.key) ?? [];
-    const { cluster, local } = categorize(all);
-    const hasExternal = svc.nodePort !== 0 || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
-    const svcChain = serviceChain(svc.key, p);
-    const svlChain = localServiceChain(svc.key, p);
-    const extChain = externalChain(svc.key, p);
-    const usesCluster = cluster.length > 0 && (!svc.internalPolicyLocal || hasExternal);
-    const usesLocal = local.length > 0 && (svc.internalPolicyLocal || svc.externalPolicyLocal);
-    const internalChain = svc.internalPolicyLocal ? svlChain : svcChain;
-    const externalPolicyChain = svc.externalPolicyLocal ? svlChain : svcChain;
-    const hasInternalEndpoints = (svc.internalPolicyLocal ? local : cluster).length > 0;
-    const hasExternalEndpoints = (svc.externalPolicyLocal ? local : cluster).length > 0;
-    const hasEndpoints = cluster.length > 0 || local.length > 0;
-    const usesExternalChain = hasEndpoints && hasExternal;
-    const write = full || opts.changed!.has(svc.key);
-    const own: string[] = [];
-    const ownChains: string[] = [];
-    const chain = (name: string) => { serviceChains.add(name); if (write) ownChains.push(name); };
-
-    // Cluster IP.
-    const cipArgs = `-m comment --comment ${q(`${svc.key} cluster IP`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port}`;
-    if (hasInternalEndpoints) {
-      natServices.push(`-A ${chains.services} ${cipArgs} -j ${internalChain}`);
-      if (write) {
-        if (node.masqueradeAll) own.push(`-A ${internalChain} ${cipArgs} -j ${chains.markMasq}`);
-        else if (node.clusterCIDR) own.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${cipArgs} -j ${chains.markMasq}`);
-      }
-    } else {
-      const [why, target] = hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
-      filterServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${why}`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port} -j ${target}`);
-    }
-
-    // External addresses: externalIPs, load balancer IPs, node ports.
-    const [extWhy, extTarget] = svc.externalPolicyLocal && hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
-    for (const [ips, what] of [[svc.externalIPs, 'external IP'], [svc.loadBalancerIPs, 'loadbalancer IP']] as const) {
-      for (const ip of ips) {
-        if (usesExternalChain) natServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${what}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extChain}`);
-        if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extTarget}`);
-      }
-    }
-    if (svc.nodePort !== 0) {
-      if (usesExternalChain) natNodePorts.push(`-A ${chains.nodePorts} -m comment --comment ${q(svc.key)} -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extChain}`);
-      if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${svc.nodePort} -j ${extTarget}`);
-    }
-
-    if (usesExternalChain) {
-      chain(extChain);
-      if (write) {
-        if (!svc.externalPolicyLocal) {
-          own.push(`-A ${extChain} -m comment --comment ${q(`masquerade traffic for ${svc.key} external destinations`)} -j ${chains.markMasq}`);
-        } else {
-          // Pods and the node itself reach an external address through any endpoint (short circuit), as upstream.
-          if (node.clusterCIDR) own.push(`-A ${extChain} -s ${node.clusterCIDR} -m comment --comment ${q(`pod traffic for ${svc.key} external destinations`)} -j ${svcChain}`);
-          own.push(`-A ${extChain} -m comment --comment ${q(`masquerade LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.markMasq}`);
-          own.push(`-A ${extChain} -m comment --comment ${q(`route LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`);
-        }
-        if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
-      }
-    }
-
-    if (usesCluster) {
-      chain(svcChain);
-      if (write) endpointJumps(own, svc, svcChain, cluster);
-    }
-    if (usesLocal) {
-      chain(svlChain);
-      if (write) endpointJumps(own, svc, svlChain, local);
-    }
-
-    // One KUBE-SEP chain per endpoint reachable through either policy chain.
-    const reachable = new Map<string, EndpointInfo>();
-    if (usesCluster) for (const ep of cluster) reachable.set(`${ep.ip}:${ep.port}`, ep);
-    if (usesLocal) for (const ep of local) reachable.set(`${ep.ip}:${ep.port}`, ep);
-    for (const [id, ep] of reachable) {
-      const sep = endpointChain(svc.key, p, id);
-      chain(sep);
-      if (write) {
-        own.push(`-A ${sep} -m comment --comment ${q(svc.key)} -s ${ep.ip}/32 -j ${chains.markMasq}`);
-        const affinity = svc.affinitySeconds > 0 ? ` -m recent --name ${sep} --set` : '';
-        own.push(`-A ${sep} -m comment --comment ${q(svc.key)}${affinity} -p ${p} -m ${p} -j DNAT --to-destination ${id}`);
-      }
-    }
-    if (write) {
-      for (const c of ownChains) t.natChains.push(`:${c} - [0:0]`);
-      chainsWritten += ownChains.length;
-      for (const r of own) t.natRules.push(r);
+    const r = renderServicePortCached(svc, state.endpoints.get(svc.key), node);
+    for (const c of r.chains) serviceChains.add(c);
+    for (const l of r.natServices) natServices.push(l);
+    for (const l of r.natNodePorts) natNodePorts.push(l);
+    for (const l of r.filterServices) filterServices.push(l);
+    for (const l of r.filterExternal) filterExternal.push(l);
+    if ((full || opts.changed!.has(svc.key)) && r.chains.length > 0) {
+      natChainParts.push(r.chainDecls);
+      if (r.rules) natRuleParts.push(r.rules);
+      chainsWritten += r.chains.length;
+      natRules += r.ruleCount;
     }
   }
 
@@ -218,9 +258,10 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
     const body = rules.join('\n');
     shared.set(`${table}/${name}`, body);
     if (!full && opts.previousShared?.get(`${table}/${name}`) === body) return;
-    const [cs, rs] = table === 'nat' ? [t.natChains, t.natRules] : [t.filterChains, t.filterRules];
+    const [cs, rs] = table === 'nat' ? [natChainParts, natRuleParts] : [filterChainParts, filterRuleParts];
     cs.push(`:${name} - [0:0]`);
-    for (const r of rules) rs.push(r);
+    if (body) rs.push(body);
+    if (table === 'nat') natRules += rules.length; else filterRules += rules.length;
   };
   sharedChain('filter', chains.services, filterServices);
   sharedChain('filter', chains.externalServices, filterExternal);
@@ -243,7 +284,7 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   const deletions: string[] = [];
   for (const c of opts.previousChains ?? []) {
     if (serviceChains.has(c)) continue;
-    t.natChains.push(`:${c} - [0:0]`);
+    natChainParts.push(`:${c} - [0:0]`);
     deletions.push(`-X ${c}`);
     chainsDeleted++;
   }
@@ -252,15 +293,15 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   const jumps = full ? opts.jumps ?? [] : [];
   const jumpLines = (table: string) => jumps.filter((j) => j.table === table).map((j) => jumpRuleLine(j, '-I'));
   const parts: string[] = [];
-  if (t.filterChains.length > 0) parts.push('*filter', ...t.filterChains, ...jumpLines('filter'), ...t.filterRules, 'COMMIT');
-  if (t.natChains.length > 0) parts.push('*nat', ...t.natChains, ...jumpLines('nat'), ...t.natRules, ...deletions, 'COMMIT');
+  if (filterChainParts.length > 0) parts.push('*filter', ...filterChainParts, ...jumpLines('filter'), ...filterRuleParts, 'COMMIT');
+  if (natChainParts.length > 0) parts.push('*nat', ...natChainParts, ...jumpLines('nat'), ...natRuleParts, ...deletions, 'COMMIT');
   return {
     payload: parts.length > 0 ? parts.join('\n') + '\n' : '',
     serviceChains,
     shared,
     stats: {
       servicePorts: state.services.size, chainsWritten, chainsDeleted,
-      natRules: t.natRules.length, filterRules: t.filterRules.length,
+      natRules, filterRules,
     },
   };
 }

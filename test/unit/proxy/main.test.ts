@@ -69,3 +69,21 @@ t.test('healthz turns 503 when syncs stop succeeding', async (t) => {
   t.equal(h.healthy, false);
   t.equal(h.body.lastError, 'iptables-restore failed');
 });
+
+t.test('an invalid service is skipped with a Warning event, the others still programmed', async (t) => {
+  const exec = new FakeExecutor();
+  const posted: { namespace: string; event: import('@kubernetes/client-node').CoreV1Event }[] = [];
+  const events = { create: async (namespace: string, event: import('@kubernetes/client-node').CoreV1Event) => { posted.push({ namespace, event }); return event; } };
+  const bad = makeService({ namespace: 'shop', name: 'broken', clusterIP: '10.96.0.77', ports: [{ name: 'big', port: 99999 }] });
+  class Source extends MemorySource {
+    override async start(h: ProxyEventHandlers) { h.service(null, bad); h.service(bad, bad); await super.start(h); }
+  }
+  const cfg = validate({ ...defaultConfig, hostnameOverride: 'n1', healthzBindAddress: '127.0.0.1:0', metricsBindAddress: '127.0.0.1:0', minSyncPeriodMs: 0 });
+  const running = await runProxy(cfg, { source: new Source(), exec, log: quiet, events });
+  t.teardown(() => running.stop());
+  while (running.proxier.syncCount < 1) await new Promise((r) => setTimeout(r, 5));
+  t.equal(posted.length, 1, 'posted once for the same problem');
+  t.match(posted[0], { namespace: 'shop', event: { type: 'Warning', reason: 'InvalidService', involvedObject: { kind: 'Service', name: 'broken' }, source: { component: 'kube-proxy', host: 'n1' } } });
+  t.match(posted[0]!.event.message, /port 99999 is not in 1-65535/);
+  t.match(exec.calls.find((c) => c.cmd.endsWith('-restore'))?.input ?? '', /default\/web: cluster IP/, 'the valid service is programmed');
+});

@@ -35,7 +35,7 @@ t.test('invalid ports and addresses are skipped with a warning, the rest kept', 
   const warnings: string[] = [];
   const svc = makeService({ name: 'bad', clusterIP: '10.96.0.9', externalIPs: ['not-an-ip', '192.0.2.3'],
     ports: [{ name: 'ok', port: 80 }, { name: 'big', port: 70000 }, { name: 'icmp', port: 1, protocol: 'ICMP' as 'TCP' }] });
-  const ports = servicePortsOf(svc, (s, m) => warnings.push(`${s}: ${m}`));
+  const ports = servicePortsOf(svc, (s, m) => warnings.push(`${s.metadata?.name}: ${m}`));
   t.same([...ports.keys()], ['default/bad:ok']);
   t.same(ports.get('default/bad:ok')!.externalIPs, ['192.0.2.3']);
   t.equal(warnings.length, 3);
