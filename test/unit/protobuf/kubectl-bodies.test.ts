@@ -100,6 +100,14 @@ t.test('create serviceaccount, job, token', async (t) => {
   });
 });
 
+t.test('create token bound to a pod', async (t) => {
+  const req = await capture(['create', 'token', 'robot', '--bound-object-kind=Pod', '--bound-object-name=p1', '--bound-object-uid=uid-1']);
+  t.same(decodeProtobufBody(req.body), {
+    apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: {},
+    spec: { boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: 'p1', uid: 'uid-1' } }, status: {},
+  });
+});
+
 t.test('auth can-i', async (t) => {
   t.same(decodeProtobufBody((await capture(['auth', 'can-i', 'delete', 'deployments.apps', '-n', 'prod'])).body), {
     apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', metadata: {},
