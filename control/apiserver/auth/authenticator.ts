@@ -1,0 +1,43 @@
+// Who is calling. The seam the security work extends (bearer tokens, service account tokens): an authenticator
+// looks at a request and returns a user with groups, or null to let the next one try.
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+
+export interface UserInfo { name: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }
+
+export interface Authenticator {
+  authenticate(req: IncomingMessage): Promise<UserInfo | null> | UserInfo | null;
+}
+
+export const anonymousUser: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+
+function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Client certificates signed by --client-ca-file: CN is the user name, each O a group (Kubernetes convention). */
+export const x509Authenticator: Authenticator = {
+  authenticate(req) {
+    const socket = req.socket as TLSSocket;
+    if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
+    const cert = socket.getPeerCertificate();
+    const cn = cert?.subject?.CN;
+    if (!cn) return null;
+    const name = Array.isArray(cn) ? cn[0]! : cn;
+    return { name, groups: [...asList(cert.subject.O), 'system:authenticated'] };
+  },
+};
+
+/** Tries each authenticator in turn; falls back to the anonymous user when allowed. */
+export function unionAuthenticator(list: Authenticator[], allowAnonymous: boolean): Authenticator & { allowAnonymous: boolean } {
+  return {
+    allowAnonymous,
+    async authenticate(req) {
+      for (const a of list) {
+        const u = await a.authenticate(req);
+        if (u) return u;
+      }
+      return allowAnonymous ? anonymousUser : null;
+    },
+  };
+}

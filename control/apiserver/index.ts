@@ -1,0 +1,78 @@
+// Assembles an apiserver: etcd store, registry with watch caches, allocators, bootstrap objects, HTTPS server.
+// Used by main.ts (kts apiserver), by `kts server` and by tests.
+import type { AddressInfo } from 'node:net';
+import { unionAuthenticator, x509Authenticator, type Authenticator } from './auth/authenticator.ts';
+import { allowAll, type Authorizer } from './auth/authorizer.ts';
+import { bootstrap } from './bootstrap.ts';
+import { createServer } from './http/server.ts';
+import { ServiceAllocators, parseCidr, parsePortRange } from './registry/allocators.ts';
+import { allStrategies } from './registry/index.ts';
+import { Registry } from './registry/rest.ts';
+import { EtcdStore } from './storage/etcd-store.ts';
+
+export interface ApiServerOptions {
+  etcdServers: string[];
+  bindAddress?: string;
+  /** 0 picks a free port. */
+  securePort?: number;
+  /** TLS material (PEM); without it the server speaks plain HTTP (kubectl then sends no credentials). */
+  tls?: { cert: string | Buffer; key: string | Buffer; clientCA?: string | Buffer };
+  serviceClusterIPRange?: string;
+  serviceNodePortRange?: string;
+  advertiseAddress?: string;
+  authenticators?: Authenticator[];
+  anonymousAuth?: boolean;
+  authorizer?: Authorizer;
+  bookmarkIntervalMs?: number;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(o: ApiServerOptions): Promise<RunningApiServer> {
+  const log = o.log ?? (() => {});
+  const cidr = parseCidr(o.serviceClusterIPRange ?? '10.96.0.0/12');
+  const ports = parsePortRange(o.serviceNodePortRange ?? '30000-32767');
+  const store = new EtcdStore(o.etcdServers);
+  const registry = new Registry(store, allStrategies);
+  const services = registry.mustGet('', 'services');
+  const allocators = new ServiceAllocators(cidr, ports, () => services.cache.list().map((i) => i.obj));
+  registry.allocators = allocators;
+  let ready = false;
+  await registry.start((err) => log('etcd watch error', { err: err.message }));
+  const server = createServer({
+    registry, strategies: allStrategies,
+    authenticator: unionAuthenticator(o.authenticators ?? [x509Authenticator], o.anonymousAuth ?? true),
+    authorizer: o.authorizer ?? allowAll,
+    tls: o.tls ? { key: o.tls.key, cert: o.tls.cert, ca: o.tls.clientCA } : undefined,
+    advertiseAddress: `${o.advertiseAddress ?? o.bindAddress ?? '127.0.0.1'}:${o.securePort ?? 0}`,
+    bookmarkIntervalMs: o.bookmarkIntervalMs, log, isReady: () => ready,
+  });
+  const host = o.bindAddress ?? '127.0.0.1';
+  await server.app.listen({ host, port: o.securePort ?? 6443 });
+  const port = (server.app.server.address() as AddressInfo).port;
+  try {
+    await bootstrap(registry, { kubernetesServiceIP: allocators.firstIP, advertiseAddress: o.advertiseAddress ?? (host === '0.0.0.0' ? '127.0.0.1' : host), securePort: port });
+  } catch (err) {
+    await server.app.close();
+    await registry.stop();
+    store.close();
+    throw err;
+  }
+  ready = true;
+  const url = `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url, port, registry,
+    async close() {
+      server.stopWatches();
+      await server.app.close();
+      await registry.stop();
+      store.close();
+    },
+  };
+}

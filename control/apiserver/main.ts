@@ -1,0 +1,62 @@
+// kts apiserver: the Kubernetes REST and watch API over etcd, with upstream flag names.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { pkiPaths, writePki } from '../pki/index.ts';
+import { startApiServer } from './index.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  const cmd = new Command('kts apiserver')
+    .description('Kubernetes REST and watch API over etcd')
+    .option('--etcd-servers <urls>', 'comma-separated etcd client URLs', 'http://127.0.0.1:2379')
+    .option('--bind-address <ip>', 'address to listen on', '0.0.0.0')
+    .option('--secure-port <port>', 'HTTPS port', '6443')
+    .option('--advertise-address <ip>', 'address published in the default/kubernetes endpoints')
+    .option('--service-cluster-ip-range <cidr>', 'ClusterIP range for Services', '10.96.0.0/12')
+    .option('--service-node-port-range <range>', 'NodePort range for Services', '30000-32767')
+    .option('--tls-cert-file <file>', 'serving certificate (PEM)')
+    .option('--tls-private-key-file <file>', 'serving key (PEM)')
+    .option('--client-ca-file <file>', 'CA that signs client certificates (CN = user, O = groups)')
+    .option('--kubelet-client-certificate <file>', 'client certificate for talking to kubelets')
+    .option('--kubelet-client-key <file>', 'client key for talking to kubelets')
+    .option('--pki-dir <dir>', 'generate (if missing) and use a CA, serving and admin certificates here, with admin.kubeconfig')
+    .option('--insecure-http', 'serve plain HTTP (kubectl sends no credentials over HTTP)', false)
+    .option('--anonymous-auth <bool>', 'treat requests without credentials as system:anonymous', 'true')
+    .exitOverride();
+  cmd.parse(argv, { from: 'user' });
+  const o = cmd.opts<Record<string, string | boolean | undefined>>();
+  const port = Number(o.securePort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--secure-port: invalid port "${o.securePort}"`);
+  let tls: { cert: Buffer; key: Buffer; clientCA?: Buffer } | undefined;
+  if (!o.insecureHttp) {
+    let certFile = o.tlsCertFile as string | undefined;
+    let keyFile = o.tlsPrivateKeyFile as string | undefined;
+    let caFile = o.clientCaFile as string | undefined;
+    if (!certFile || !keyFile) {
+      const dir = (o.pkiDir as string | undefined) ?? '/var/lib/kts/pki';
+      const p = pkiPaths(dir);
+      let exists = true;
+      try { readFileSync(p.servingCert); } catch { exists = false; }
+      if (!exists) {
+        const host = o.advertiseAddress as string | undefined;
+        await writePki(dir, { server: `https://${host ?? '127.0.0.1'}:${port}`, ips: host ? [host] : [] });
+        console.error(`kts apiserver: wrote a new CA, serving certificate and ${p.adminKubeconfig}`);
+      }
+      certFile = p.servingCert;
+      keyFile = p.servingKey;
+      caFile ??= p.caCert;
+    }
+    tls = { cert: readFileSync(certFile), key: readFileSync(keyFile), clientCA: caFile ? readFileSync(caFile) : undefined };
+  }
+  const server = await startApiServer({
+    etcdServers: String(o.etcdServers).split(',').map((s) => s.trim()).filter(Boolean),
+    bindAddress: o.bindAddress as string, securePort: port, tls,
+    serviceClusterIPRange: o.serviceClusterIpRange as string, serviceNodePortRange: o.serviceNodePortRange as string,
+    advertiseAddress: o.advertiseAddress as string | undefined,
+    anonymousAuth: String(o.anonymousAuth) !== 'false',
+    log: (msg, extra) => console.error(JSON.stringify({ time: new Date().toISOString(), msg, ...extra })),
+  });
+  console.error(`kts apiserver: serving on ${server.url}`);
+  const stop = async () => { await server.close(); process.exit(0); };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+}
