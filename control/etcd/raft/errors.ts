@@ -50,3 +50,11 @@ export class RaftConfigError extends Error {
     this.name = 'RaftConfigError';
   }
 }
+
+/** A message from the network is malformed; it was not stepped. The transport should log it and go on. */
+export class InvalidMessageError extends Error {
+  constructor(why: string) {
+    super(`raft: invalid message: ${why}`);
+    this.name = 'InvalidMessageError';
+  }
+}

@@ -111,22 +111,20 @@ export class RaftLog {
     return this.unstable.maybeTerm(i) ?? this.storage.term(i);
   }
 
+  /** Term of entry i, or undefined when it is not in the log. No exceptions: this is on the hot path. */
+  maybeTerm(i: number): number | undefined {
+    const dummy = this.firstIndex() - 1;
+    if (i < dummy || i > this.lastIndex()) return undefined;
+    return this.unstable.maybeTerm(i) ?? this.storage.term(i);
+  }
+
   /** Term of entry i, or 0 when it is not in the log (compacted or beyond the end). */
   zeroTermOnOutOfBounds(i: number): number {
-    try {
-      return this.term(i);
-    } catch (err) {
-      if (err instanceof CompactedError || err instanceof UnavailableError) return 0;
-      throw err;
-    }
+    return this.maybeTerm(i) ?? 0;
   }
 
   matchTerm(i: number, t: number): boolean {
-    try {
-      return this.term(i) === t;
-    } catch {
-      return false;
-    }
+    return this.maybeTerm(i) === t;
   }
 
   /**

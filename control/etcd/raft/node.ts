@@ -1,12 +1,12 @@
 // RawNode: the driver-facing wrapper around the Raft state machine. Inputs are method calls; outputs are
 // collected into a Ready, which the driver handles and then acknowledges with advance(). See index.ts for the loop.
 import { encodeConfChange } from './confchange.ts';
-import { ProposalDroppedError, RaftConfigError } from './errors.ts';
+import { InvalidMessageError, ProposalDroppedError, RaftConfigError } from './errors.ts';
 import { Raft } from './raft.ts';
 import type { RaftConfig } from './raft.ts';
 import { LOCAL_MESSAGES, NONE, RESPONSE_MESSAGES, hardStateEqual, message } from './types.ts';
 import type {
-  ConfChange, ConfState, Entry, HardState, Message, ReadState, Snapshot, SnapshotStatus, SoftState, StateType,
+  ConfChange, ConfState, Entry, HardState, Message, MessageType, ReadState, Snapshot, SnapshotStatus, SoftState, StateType,
 } from './types.ts';
 
 /** Everything the driver must do, in this order: persist, send, apply; then call advance(). */
@@ -130,9 +130,11 @@ export class RawNode {
 
   /**
    * Feed a message received from a peer. Local-only message types and responses from unknown members are
-   * ignored (returns false), so a bad peer cannot drive this member's timers or state.
+   * ignored (returns false), so a bad peer cannot drive this member's timers or state. A malformed message
+   * throws InvalidMessageError before it touches any state.
    */
   step(m: Message): boolean {
+    validateMessage(m, this.raft.id);
     if (LOCAL_MESSAGES.has(m.type)) return false;
     if (RESPONSE_MESSAGES.has(m.type) && !this.raft.prs.progress.has(m.from)) return false;
     this.raft.step(m);
@@ -222,5 +224,46 @@ export class RawNode {
   /** Is this member the leader? (Convenience for drivers.) */
   isLeader(): boolean {
     return this.raft.state === 'Leader' && this.raft.lead === this.raft.id && this.raft.lead !== NONE;
+  }
+}
+
+const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'MsgHup', 'MsgBeat', 'MsgProp', 'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgSnap', 'MsgHeartbeat',
+  'MsgHeartbeatResp', 'MsgUnreachable', 'MsgSnapStatus', 'MsgCheckQuorum', 'MsgTransferLeader', 'MsgTimeoutNow',
+  'MsgReadIndex', 'MsgReadIndexResp', 'MsgPreVote', 'MsgPreVoteResp',
+]);
+
+function isIndex(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Reject what no correct peer sends, naming the problem. */
+function validateMessage(m: Message, self: number): void {
+  const bad = (why: string): never => {
+    throw new InvalidMessageError(`${String(m?.type)} from ${String(m?.from)}: ${why}`);
+  };
+  if (!m || typeof m !== 'object') bad('not an object');
+  if (!MESSAGE_TYPES.has(m.type)) bad(`unknown type ${JSON.stringify(m.type)}`);
+  if (!isIndex(m.from) || m.from === NONE) bad('from must be a positive member id');
+  if (m.to !== self) bad(`addressed to ${m.to}, this member is ${self}`);
+  for (const f of ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const) {
+    if (!isIndex(m[f])) bad(`${f} must be a non-negative integer, got ${String(m[f])}`);
+  }
+  // Only forwarded proposals and reads travel without a term.
+  if (m.term === 0 && m.type !== 'MsgProp' && m.type !== 'MsgReadIndex' && !LOCAL_MESSAGES.has(m.type)) bad('term is 0');
+  if (!Array.isArray(m.entries)) bad('entries must be a list');
+  if (m.type === 'MsgProp' && m.entries.length === 0) bad('proposal without entries');
+  if (m.type === 'MsgApp') {
+    for (let i = 0; i < m.entries.length; i++) {
+      const e = m.entries[i];
+      if (e.index !== m.index + 1 + i) bad(`entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`);
+      if (!isIndex(e.term) || e.term > m.term || e.term < m.logTerm) bad(`entry ${e.index} has term ${e.term} outside [${m.logTerm}, ${m.term}]`);
+      if (!(e.data instanceof Uint8Array)) bad(`entry ${e.index} data is not bytes`);
+    }
+  }
+  if (m.type === 'MsgSnap') {
+    const md = m.snapshot?.metadata;
+    if (!md || !isIndex(md.index) || md.index === 0 || !isIndex(md.term) || !md.confState) bad('snapshot metadata missing or empty');
+    if (!(m.snapshot!.data instanceof Uint8Array)) bad('snapshot data is not bytes');
   }
 }

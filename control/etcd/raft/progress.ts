@@ -170,7 +170,9 @@ export class ProgressTracker {
 
   /** The largest index that a quorum of voters has in its log. */
   committed(): number {
-    const matches = this.voters().map((id) => this.progress.get(id)!.match).sort((a, b) => b - a);
+    const matches: number[] = [];
+    for (const pr of this.progress.values()) if (!pr.isLearner) matches.push(pr.match);
+    matches.sort((a, b) => b - a);
     if (matches.length === 0) return Infinity; // no voters: nothing to wait for (the caller clamps to its log)
     return matches[Math.floor(matches.length / 2)];
   }

@@ -535,7 +535,9 @@ export class Raft {
   }
 
   handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
+    // The leader never sends a commit past our known match; if we hold less, our log lost a tail (e.g. a torn
+    // WAL): commit only what we have rather than fail.
+    this.raftLog.commitTo(Math.min(m.commit, this.raftLog.lastIndex()));
     this.send(message({ type: 'MsgHeartbeatResp', to: m.from, context: m.context }));
   }
 

@@ -99,7 +99,7 @@ export class RaftDisk {
       await this.wal.saveSnapshot({ index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term });
       this.storage.applySnapshot(rd.snapshot);
     }
-    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries);
+    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
   }

@@ -110,6 +110,8 @@ interface PendingWrite {
   /** Index of the last entry in bytes, if any: the next segment starts after the last entry on disk. */
   lastIndex?: number;
   hardState?: HardState;
+  /** False when losing this write in a crash is harmless (only the commit index moved). */
+  sync: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -261,19 +263,20 @@ export class WAL {
 
   /**
    * Append a HardState (if given) and entries; resolves once they are on disk. Saves issued together are
-   * written with a single write and fsync.
+   * written with a single write and fsync. sync=false (Ready.mustSync false: only the commit index moved)
+   * skips the fsync unless something else in the batch needs it.
    */
-  save(hardState: HardState | undefined, entries: Entry[]): Promise<void> {
+  save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
     const bytes: Buffer[] = [];
     for (const e of entries) bytes.push(encodeEntry(e));
     if (hardState) bytes.push(encodeHardState(hardState));
     if (bytes.length === 0) return Promise.resolve();
-    return this.enqueue({ bytes, lastIndex: entries.at(-1)?.index, hardState });
+    return this.enqueue({ bytes, lastIndex: entries.at(-1)?.index, hardState, sync: sync || entries.length > 0 });
   }
 
   /** Record that a snapshot at (index, term) was saved; call after the snapshot file is durable. */
   saveSnapshot(marker: SnapshotMarker): Promise<void> {
-    return this.enqueue({ bytes: [encodeSnapshotMarker(marker)] });
+    return this.enqueue({ bytes: [encodeSnapshotMarker(marker)], sync: true });
   }
 
   private enqueue(w: Omit<PendingWrite, 'resolve' | 'reject'>): Promise<void> {
@@ -300,8 +303,10 @@ export class WAL {
           done += bytesWritten;
         }
         this.size += buf.byteLength;
-        if (!this.noFsync) await this.file.datasync();
-        this.syncs++;
+        if (!this.noFsync && batch.some((p) => p.sync)) {
+          await this.file.datasync();
+          this.syncs++;
+        }
         for (const p of batch) {
           if (p.lastIndex !== undefined) this.lastIndex = p.lastIndex;
           if (p.hardState) this.hardState = p.hardState;

@@ -2,7 +2,7 @@
 // diverging logs are repaired with the fast back-off hint, and the inflight window bounds pipelining.
 import t from 'tap';
 import { Network } from './fixtures/network.ts';
-import { MemoryStorage, RawNode, seededRand, message } from '../../../control/etcd/raft/index.ts';
+import { InvalidMessageError, MemoryStorage, RawNode, seededRand, message } from '../../../control/etcd/raft/index.ts';
 import type { Entry } from '../../../control/etcd/raft/index.ts';
 
 const enc = new TextEncoder();
@@ -148,5 +148,17 @@ t.test('messages from unknown members and local-only message types from the netw
   t.equal(n.step(message({ type: 'MsgHup', from: 2, to: 1 })), false);
   t.equal(n.step(message({ type: 'MsgAppResp', from: 9, to: 1, term: n.raft.term, index: 100 })), false);
   t.equal(n.raft.state, 'Leader');
+  const f = net.get(2).node;
+  const term = f.raft.term;
+  t.throws(() => f.step(message({ type: 'MsgApp', from: 1, to: 2, term, index: 5, logTerm: term,
+    entries: [{ term, index: 9, type: 'Normal', data: new Uint8Array(0) }] })), /entry 0 has index 9, expected 6/);
+  t.throws(() => f.step(message({ type: 'MsgSnap', from: 1, to: 2, term })), InvalidMessageError);
+  t.throws(() => f.step(message({ type: 'MsgHeartbeat', from: 1, to: 3, term })), /addressed to 3, this member is 2/);
+  t.throws(() => f.step(message({ type: 'MsgApp', from: 1, to: 2, term: 0 })), /term is 0/);
+  t.throws(() => f.step({ ...message({ type: 'MsgApp', from: 1, to: 2, term }), index: -1 }), /index must be a non-negative integer/);
+  t.equal(f.raft.term, term, 'nothing was stepped');
+  net.propose(1, 'still fine');
+  net.stabilize();
+  t.same(net.data(2), ['still fine']);
   t.end();
 });
