@@ -148,3 +148,12 @@ t.test('the selector is replaced whole and the default manager comes from the Us
   t.equal(managerFromUserAgent('kubectl/v1.32.4 (linux/amd64) kubernetes/59526cd'), 'kubectl');
   t.equal(managerFromUserAgent(undefined), 'unknown');
 });
+
+t.test('an object without managedFields is owned by "before-first-apply"', async (t) => {
+  const untracked = { ...config(2) };
+  t.throws(() => apply(untracked, config(4)), {
+    code: 409, causes: [{ reason: 'FieldManagerConflict', message: 'conflict with "before-first-apply" using apps/v1', field: '.spec.replicas' }],
+  });
+  const same = apply(untracked, config(2));
+  t.same(same.metadata.managedFields.map((e: any) => [e.manager, e.operation]), [['before-first-apply', 'Update'], ['kubectl', 'Apply']]);
+});

@@ -112,6 +112,11 @@ export function applyServerSide(current: object | undefined, body: Buffer, opts:
   const live = current === undefined ? undefined : (deepClone(current) as JsonObject);
   const entries = readEntries(live);
   const mine = (e: ManagerEntry) => sameOwner(e, manager, 'Apply');
+  // upstream: an object nobody tracked yet is owned by "before-first-apply", so a first apply still sees conflicts
+  if (live && entries.length === 0) {
+    const existing = fieldSetOf(live, schema);
+    if (existing.size > 0) entries.push({ manager: 'before-first-apply', operation: 'Update', apiVersion: apiVersionOf(opts.gvk), set: existing });
+  }
 
   if (live) {
     const conflicts: { entry: ManagerEntry; path: Path }[] = [];
