@@ -3,6 +3,12 @@ import { Command } from 'commander';
 import { startEtcd } from './server/index.ts';
 import type { EtcdConfig } from './server/index.ts';
 
+function positive(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} must be a positive integer, got "${v}"`);
+  return n;
+}
+
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 export function parseFlags(argv: string[]): EtcdConfig {
@@ -44,6 +50,9 @@ export function parseFlags(argv: string[]): EtcdConfig {
     initialClusterToken: o.initialClusterToken,
     listenMetricsUrls: o.listenMetricsUrls ? list(o.listenMetricsUrls) : [],
     maxRequestBytes,
+    heartbeatMs: positive(o.heartbeatInterval, '--heartbeat-interval'),
+    electionMs: positive(o.electionTimeout, '--election-timeout'),
+    snapshotCount: positive(o.snapshotCount, '--snapshot-count'),
   };
 }
 

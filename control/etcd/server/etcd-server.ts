@@ -9,6 +9,7 @@ import { EtcdError, etcdErrors } from '../mvcc/errors.ts';
 import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
 import type { Consensus } from './consensus.ts';
 import { LeaseClock } from './lease-clock.ts';
+import { encodeSnapshot, restoreSnapshot } from './snapshot.ts';
 import type { RangeRequest, RangeResponse, TxnRequest } from '../mvcc/types.ts';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
@@ -70,11 +71,67 @@ export class EtcdServer {
   }
 
   async start(): Promise<void> {
-    await this.consensus.start((data, index) => this.applyEntry(data, index));
+    if (this.consensus.leaseHandlers) {
+      this.consensus.leaseHandlers = {
+        renew: async (id) => (this.consensus.isLeader() && this.store.lessor.get(id) ? this.leases.renew(id) : 0),
+        remaining: async (id) => (this.consensus.isLeader() ? this.leases.remaining(id) : -1),
+      };
+    }
+    await this.consensus.start({
+      apply: (data, index) => this.applyEntry(data, index),
+      snapshot: () => encodeSnapshot(this.store, this.members),
+      restore: (data) => {
+        const members = restoreSnapshot(this.store, data);
+        for (const m of members) this.updateMember(m);
+        this.leases.reset(this.store.lessor.leases.values(), this.consensus.isLeader());
+      },
+    });
     this.leases.start();
+    if (this.members.length > 1) void this.publish();
   }
 
+  /** Tell the cluster this member's name and client URLs (through the log, as etcd publishes them). */
+  private async publish(): Promise<void> {
+    const self = this.members.find((m) => m.ID === this.memberId);
+    for (let attempt = 0; self && !this.stopped; attempt++) {
+      if (self.clientURLs.length === 0) { await new Promise((r) => setTimeout(r, 50)); continue; }
+      try {
+        await this.propose({ member_update: { ID: self.ID, name: self.name, peerURLs: self.peerURLs, clientURLs: self.clientURLs } } as never);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * (attempt + 1))));
+      }
+    }
+  }
+
+  private updateMember(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }): void {
+    const cur = this.members.find((x) => x.ID === String(m.ID));
+    if (cur) {
+      if (m.name) cur.name = m.name;
+      if (m.peerURLs.length > 0) cur.peerURLs = m.peerURLs;
+      if (m.clientURLs.length > 0) cur.clientURLs = m.clientURLs;
+    } else {
+      this.members.push({ ID: String(m.ID), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false });
+    }
+  }
+
+  /** Keep-alive: the leader renews; a follower forwards to the leader. TTL, or 0 for an unknown lease. */
+  async renewLease(id: string): Promise<number> {
+    if (this.consensus.isLeader()) return this.store.lessor.get(id) ? this.leases.renew(id) : 0;
+    if (!this.consensus.forwardLeaseRenew) return 0;
+    return this.consensus.forwardLeaseRenew(id);
+  }
+
+  /** Seconds left on a lease (leader's clock), or -1. */
+  async leaseRemaining(id: string): Promise<number> {
+    if (this.consensus.isLeader() || !this.consensus.forwardLeaseRemaining) return this.leases.remaining(id);
+    return this.consensus.forwardLeaseRemaining(id);
+  }
+
+  private stopped = false;
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.leases.stop();
     await this.consensus.stop();
     for (const [id, w] of this.waiters) { clearTimeout(w.timer); w.reject(etcdErrors.stopped()); this.waiters.delete(id); }
@@ -124,6 +181,12 @@ export class EtcdServer {
     this.stats.applied++;
     const waiter = this.waiters.get(req.id);
     if (waiter) { this.waiters.delete(req.id); clearTimeout(waiter.timer); }
+    const member = (req as { member_update?: { ID: string; name: string; peerURLs: string[]; clientURLs: string[] } }).member_update;
+    if (member) {
+      this.updateMember(member);
+      waiter?.resolve({});
+      return;
+    }
     let res: StoreResponse;
     try {
       res = this.store.apply(req);

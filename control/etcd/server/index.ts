@@ -5,6 +5,7 @@ import { etcdServices } from '../proto/load.ts';
 import { EtcdServer, memberIdFor, clusterIdFor } from './etcd-server.ts';
 import type { Member } from './etcd-server.ts';
 import { SingleMember } from './single-member.ts';
+import { RaftMember } from './raft-member.ts';
 import { kvService } from './kv-service.ts';
 import { watchService } from './watch-service.ts';
 import { leaseService } from './lease-service.ts';
@@ -30,8 +31,9 @@ export interface EtcdConfig {
   listenMetricsUrls?: string[];
   maxRequestBytes?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
-  /** Build the consensus for a multi-member cluster (Raft); absent or one member -> single member. */
-  makeConsensus?: (ctx: { memberId: string; members: Member[]; dataDir: string }) => Consensus;
+  heartbeatMs?: number;
+  electionMs?: number;
+  snapshotCount?: number;
 }
 
 export interface RunningEtcd {
@@ -75,12 +77,17 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const placeholderMembers = membersFromConfig(cfg, []);
   const self = placeholderMembers.find((m) => m.name === cfg.name)!;
   const token = cfg.initialClusterToken ?? 'etcd-cluster';
-  const consensus = placeholderMembers.length > 1 && cfg.makeConsensus
-    ? cfg.makeConsensus({ memberId: self.ID, members: placeholderMembers, dataDir: cfg.dataDir })
+  const clusterId = clusterIdFor(placeholderMembers.map((m) => m.ID), token);
+  const consensus: Consensus = placeholderMembers.length > 1
+    ? new RaftMember({
+      memberId: self.ID, clusterId, dataDir: cfg.dataDir,
+      peers: new Map(placeholderMembers.map((m) => [m.ID, m.peerURLs[0]])),
+      listenPeerUrls: cfg.listenPeerUrls ?? self.peerURLs,
+      heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, log,
+    })
     : new SingleMember(cfg.dataDir, self.ID, (m) => log('warn', m));
-  if (placeholderMembers.length > 1 && !cfg.makeConsensus) throw new Error('a multi-member --initial-cluster needs the Raft consensus');
   const server = new EtcdServer({
-    name: cfg.name, memberId: self.ID, clusterId: clusterIdFor(placeholderMembers.map((m) => m.ID), token),
+    name: cfg.name, memberId: self.ID, clusterId,
     members: placeholderMembers, consensus, maxRequestBytes: cfg.maxRequestBytes, log,
   });
   const svc = etcdServices();
@@ -103,6 +110,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
     throw err;
   }
   const clientUrls = listeners.slice(0, cfg.listenClientUrls.length).map((l) => l.url);
+  // published to the other members by the server once known (port 0 resolves only now)
   self.clientURLs = cfg.advertiseClientUrls ?? clientUrls;
   log('info', `member ${cfg.name} (${self.ID}) serving clients on ${clientUrls.join(',')}`);
   return {

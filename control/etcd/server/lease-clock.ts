@@ -32,6 +32,13 @@ export class LeaseClock {
 
   demote(): void { this.leader = false; }
 
+  /** After installing a snapshot: exactly the snapshot's leases, each with a full TTL. */
+  reset(leases: Iterable<{ id: string; ttl: number }>, leader: boolean): void {
+    this.deadlines.clear();
+    for (const l of leases) this.granted(l.id, l.ttl);
+    this.leader = leader;
+  }
+
   get isLeader(): boolean { return this.leader; }
 
   /** Renew a lease; returns its TTL, or 0 when it does not exist (as etcd answers a keep-alive). */

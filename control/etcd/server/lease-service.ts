@@ -22,12 +22,12 @@ export function leaseService(s: EtcdServer): grpc.UntypedServiceImplementation {
     }),
     LeaseKeepAlive: (call: grpc.ServerDuplexStream<IdReq, object>) => {
       call.on('data', (r: IdReq) => {
-        try {
-          const ttl = s.store.lessor.get(String(r.ID)) ? s.leases.renew(String(r.ID)) : 0;
-          call.write({ header: s.header(), ID: r.ID, TTL: ttl });
-        } catch (err) {
-          call.destroy(Object.assign(new Error(String(toServiceError(err).details)), toServiceError(err)));
-        }
+        s.renewLease(String(r.ID)).then((ttl) => {
+          if (!call.destroyed) call.write({ header: s.header(), ID: r.ID, TTL: ttl });
+        }, (err: unknown) => {
+          const e = toServiceError(err);
+          call.destroy(Object.assign(new Error(String(e.details)), e));
+        });
       });
       call.on('end', () => call.end());
       call.on('error', () => {});
@@ -37,7 +37,7 @@ export function leaseService(s: EtcdServer): grpc.UntypedServiceImplementation {
       const lease = s.store.lessor.get(String(r.ID));
       if (!lease) return { header: s.header(), ID: r.ID, TTL: -1, grantedTTL: 0, keys: [] };
       const keys = r.keys ? [...lease.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [];
-      return { header: s.header(), ID: r.ID, TTL: s.leases.remaining(lease.id), grantedTTL: lease.ttl, keys };
+      return { header: s.header(), ID: r.ID, TTL: await s.leaseRemaining(lease.id), grantedTTL: lease.ttl, keys };
     }),
     LeaseLeases: unary(async () => {
       await s.consensus.readIndex();

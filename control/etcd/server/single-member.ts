@@ -5,7 +5,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { LogFile } from './log-file.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
-import type { Consensus, ConsensusStatus } from './consensus.ts';
+import type { Consensus, ConsensusStatus, StateMachine } from './consensus.ts';
 
 export class SingleMember implements Consensus {
   private readonly log: LogFile;
@@ -25,9 +25,9 @@ export class SingleMember implements Consensus {
     this.warn = warn;
   }
 
-  async start(apply: (data: Uint8Array, index: number) => void): Promise<void> {
-    this.apply = apply;
-    await this.log.open((payload) => { this.index++; apply(payload, this.index); }, this.warn);
+  async start(sm: StateMachine): Promise<void> {
+    this.apply = (data, index) => sm.apply(data, index);
+    await this.log.open((payload) => { this.index++; sm.apply(payload, this.index); }, this.warn);
     this.onLeaderChange(true);
   }
 

@@ -1,4 +1,4 @@
-// The store suite against kts etcd (single member until the Raft driver is wired, see control/etcd/README).
+// The store suite against kts etcd: a 3-member Raft cluster of bin/kts etcd processes.
 import t from 'tap';
 import { startCluster } from './clusters.ts';
 import type { Cluster } from './clusters.ts';
@@ -6,7 +6,7 @@ import { storeSuite } from './suite.ts';
 import { durabilitySuite } from './durability.ts';
 
 let cluster: Cluster | undefined;
-t.before(async () => { cluster = await startCluster('kts', 1); });
+t.before(async () => { cluster = await startCluster('kts', 3); });
 t.teardown(async () => { await cluster?.stop(); });
 storeSuite(t, () => cluster!);
 

@@ -1,0 +1,181 @@
+// Peer transport over gRPC: one server on the member's peer URL, one client per other member. Outgoing Raft
+// messages are queued per peer and sent as one batch per round trip (while a batch is in flight, new
+// messages pile up for the next one), which keeps order and amortizes overhead under load.
+// A batch from another cluster ID is refused with a clear error and never reaches Raft.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { decodeMessage, encodeMessage } from '../raft/codec.ts';
+import type { Message } from '../raft/index.ts';
+
+const dir = path.dirname(fileURLToPath(import.meta.url));
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+let peerService: grpc.ServiceClientConstructor | undefined;
+function service(): grpc.ServiceClientConstructor {
+  if (!peerService) {
+    const def = protoLoader.loadSync('peer.proto', { includeDirs: [dir], keepCase: true, longs: String, defaults: true });
+    peerService = (grpc.loadPackageDefinition(def).ktspeer as grpc.GrpcObject).Peer as grpc.ServiceClientConstructor;
+  }
+  return peerService;
+}
+
+export interface PeerHandlers {
+  /** A message for this member's Raft node. */
+  receive(m: Message): void;
+  /** Leader side of a forwarded keep-alive: TTL, or 0 when the lease is unknown. */
+  leaseRenew(id: string): Promise<number>;
+  /** Leader side of a forwarded time-to-live: seconds left, or -1. */
+  leaseRemaining(id: string): Promise<number>;
+}
+
+export interface TransportOptions {
+  clusterId: string;
+  memberId: number;
+  /** peer member id -> peer URL */
+  peers: Map<number, string>;
+  handlers: PeerHandlers;
+  /** A send to `to` failed (Raft backs off that follower). */
+  unreachable(to: number): void;
+  /** A MsgSnap to `to` was delivered or not. */
+  snapshotStatus(to: number, ok: boolean): void;
+  log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+function target(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || '2380'}`;
+}
+
+class PeerQueue {
+  private queue: Message[] = [];
+  private inFlight = false;
+  private readonly client: grpc.Client & Record<string, Function>;
+  private readonly opts: TransportOptions;
+  private readonly to: number;
+  private failing = false;
+
+  constructor(to: number, url: string, opts: TransportOptions) {
+    this.to = to;
+    this.opts = opts;
+    const Ctor = service();
+    this.client = new Ctor(target(url), grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1,
+      'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000,
+    }) as never;
+  }
+
+  push(m: Message): void {
+    this.queue.push(m);
+    if (!this.inFlight) this.flush();
+  }
+
+  private flush(): void {
+    if (this.queue.length === 0) return;
+    const batch: Message[] = [];
+    const encoded: Uint8Array[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && (batch.length === 0 || bytes < MAX_BATCH_BYTES)) {
+      const m = this.queue.shift()!;
+      const e = encodeMessage(m);
+      batch.push(m);
+      encoded.push(e);
+      bytes += e.byteLength;
+    }
+    this.inFlight = true;
+    const req = { cluster_id: this.opts.clusterId, from: String(this.opts.memberId), to: String(this.to), messages: encoded.map((e) => Buffer.from(e)) };
+    this.client.Send(req, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null) => {
+      this.inFlight = false;
+      const hasSnap = batch.some((m) => m.type === 'MsgSnap');
+      if (err) {
+        if (!this.failing) this.opts.log('warn', `peer ${this.to.toString(16)} unreachable: ${err.details || err.message}`);
+        this.failing = true;
+        this.opts.unreachable(this.to);
+        if (hasSnap) this.opts.snapshotStatus(this.to, false);
+        // drop what failed (Raft retransmits); keep going with anything newer after a short pause
+        setTimeout(() => this.flush(), 50).unref();
+        return;
+      }
+      if (this.failing) this.opts.log('info', `peer ${this.to.toString(16)} reachable again`);
+      this.failing = false;
+      if (hasSnap) this.opts.snapshotStatus(this.to, true);
+      this.flush();
+    });
+  }
+
+  call(method: 'LeaseRenew' | 'LeaseRemaining', id: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.client[method]({ cluster_id: this.opts.clusterId, ID: id }, { deadline: Date.now() + 3000 },
+        (err: grpc.ServiceError | null, res: { TTL: string }) => (err ? reject(err) : resolve(Number(res.TTL))));
+    });
+  }
+
+  close(): void { this.client.close(); }
+}
+
+export class PeerTransport {
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
+  private readonly queues = new Map<number, PeerQueue>();
+  private readonly opts: TransportOptions;
+
+  constructor(opts: TransportOptions) {
+    this.opts = opts;
+    for (const [id, url] of opts.peers) if (id !== opts.memberId) this.queues.set(id, new PeerQueue(id, url, opts));
+    const wrongCluster = (cid: string) => ({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: `etcdserver: request from cluster ID ${BigInt(cid).toString(16)} does not match this member's cluster ID ${BigInt(opts.clusterId).toString(16)}`,
+    });
+    this.server.addService(service().service, {
+      Send: (call: grpc.ServerUnaryCall<{ cluster_id: string; to: string; messages: Buffer[] }, object>, cb: grpc.sendUnaryData<object>) => {
+        const b = call.request;
+        if (b.cluster_id !== opts.clusterId) return cb(wrongCluster(b.cluster_id));
+        if (Number(b.to) !== opts.memberId) return cb({ code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` });
+        for (const raw of b.messages) {
+          let m: Message;
+          try { m = decodeMessage(raw); } catch (err) {
+            return cb({ code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` });
+          }
+          try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
+        }
+        cb(null, {});
+      },
+      LeaseRenew: (call: grpc.ServerUnaryCall<{ cluster_id: string; ID: string }, object>, cb: grpc.sendUnaryData<object>) => {
+        if (call.request.cluster_id !== opts.clusterId) return cb(wrongCluster(call.request.cluster_id));
+        opts.handlers.leaseRenew(call.request.ID).then((TTL) => cb(null, { TTL }), (err: Error) => cb({ code: grpc.status.UNAVAILABLE, details: err.message }));
+      },
+      LeaseRemaining: (call: grpc.ServerUnaryCall<{ cluster_id: string; ID: string }, object>, cb: grpc.sendUnaryData<object>) => {
+        if (call.request.cluster_id !== opts.clusterId) return cb(wrongCluster(call.request.cluster_id));
+        opts.handlers.leaseRemaining(call.request.ID).then((TTL) => cb(null, { TTL }), (err: Error) => cb({ code: grpc.status.UNAVAILABLE, details: err.message }));
+      },
+    });
+  }
+
+  async listen(url: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.server.bindAsync(target(url), grpc.ServerCredentials.createInsecure(),
+      (err) => (err ? reject(new Error(`listen on peer URL ${url}: ${err.message}`)) : resolve())));
+  }
+
+  send(messages: Message[]): void {
+    for (const m of messages) {
+      const q = this.queues.get(m.to);
+      if (q) q.push(m);
+      else this.opts.log('warn', `dropping message to unknown member ${m.to.toString(16)}`);
+    }
+  }
+
+  leaseRenew(leader: number, id: string): Promise<number> {
+    const q = this.queues.get(leader);
+    return q ? q.call('LeaseRenew', id) : Promise.reject(new Error('no route to leader'));
+  }
+
+  leaseRemaining(leader: number, id: string): Promise<number> {
+    const q = this.queues.get(leader);
+    return q ? q.call('LeaseRemaining', id) : Promise.reject(new Error('no route to leader'));
+  }
+
+  close(): void {
+    for (const q of this.queues.values()) q.close();
+    this.server.forceShutdown();
+  }
+}

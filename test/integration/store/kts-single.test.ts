@@ -1,0 +1,14 @@
+// The store suite against a single-member kts etcd (what a one-master cluster and the apiserver tests run).
+import t from 'tap';
+import { startCluster } from './clusters.ts';
+import type { Cluster } from './clusters.ts';
+import { storeSuite } from './suite.ts';
+import { durabilitySuite } from './durability.ts';
+
+let cluster: Cluster | undefined;
+t.before(async () => { cluster = await startCluster('kts', 1); });
+t.teardown(async () => { await cluster?.stop(); });
+storeSuite(t, () => cluster!);
+
+// failure tests last: they kill and restart members
+t.test('durability', async (t) => durabilitySuite(t, () => cluster!));
