@@ -89,6 +89,22 @@ t.test('kubectl patch (strategic, merge, json), label and annotate', async (t) =
   t.match(missing.stderr, /deployments.apps "nope" not found/);
 });
 
+t.test('kubectl set image|env|resources and rollout restart send strategic merge patches that apply', async (t) => {
+  await ok(t, ['set', 'image', 'deployment/web', 'web=nginx:3']);
+  await ok(t, ['set', 'env', 'deployment/web', 'FOO=bar', 'A-']);
+  await ok(t, ['set', 'resources', 'deployment', 'web', '--limits=cpu=200m,memory=64Mi']);
+  await ok(t, ['rollout', 'resume', 'deployment/web']);
+  await ok(t, ['rollout', 'restart', 'deployment/web']);
+  const live = server.store.get('deployments/default/web');
+  const web = live.spec.template.spec.containers.find((c: { name: string }) => c.name === 'web');
+  t.equal(web.image, 'nginx:3');
+  t.same(web.env.map((e: { name: string }) => e.name).sort(), ['B', 'C', 'FOO'], 'A removed, FOO added');
+  t.same(web.resources.limits, { cpu: '200m', memory: '64Mi' });
+  t.match(live.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'], /^\d{4}-/);
+  t.notOk(live.spec.paused, 'resumed');
+  t.ok(live.metadata.managedFields.some((e: { manager: string }) => e.manager === 'kubectl-rollout'));
+});
+
 t.test('server-side apply: create, conflict with another manager, force', async (t) => {
   const cm = (value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: "${value}", color: blue}\n`;
   const res = await ok(t, ['apply', '--server-side', '-f', await manifest('cm1.yaml', cm('fast')), '--validate=false']);
