@@ -13,6 +13,8 @@ export interface EndpointsApplied {
   changed: Set<string>;
   /** Per changed service port: endpoints that served before and no longer exist or serve (for UDP conntrack flushes). */
   gone: Map<string, EndpointInfo[]>;
+  /** Service port keys that had no serving endpoint and now have one (UDP: stale REJECT-era conntrack entries). */
+  nowServing: Set<string>;
   /** Earliest change trigger time (ms) among the applied changes, for network programming latency. */
   triggerTimes: number[];
 }
@@ -91,6 +93,7 @@ export class EndpointsChangeTracker {
 
   apply(endpoints: Map<string, EndpointInfo[]>): EndpointsApplied {
     const changed = new Set<string>();
+    const nowServing = new Set<string>();
     const gone = new Map<string, EndpointInfo[]>();
     const triggerTimes: number[] = [];
     for (const [service, changes] of this.pending) {
@@ -110,6 +113,7 @@ export class EndpointsChangeTracker {
         const stillServing = new Set((newList ?? []).filter((e) => e.serving).map((e) => `${e.ip}:${e.port}`));
         const lost = (oldList ?? []).filter((e) => e.serving && !stillServing.has(`${e.ip}:${e.port}`));
         if (lost.length > 0) gone.set(key, lost);
+        if (stillServing.size > 0 && !(oldList ?? []).some((e) => e.serving)) nowServing.add(key);
       }
       if (after.size > 0) this.slices.set(service, after); else this.slices.delete(service);
       const t = this.triggerTimes.get(service);
@@ -117,7 +121,7 @@ export class EndpointsChangeTracker {
     }
     this.pending.clear();
     this.triggerTimes.clear();
-    return { changed, gone, triggerTimes };
+    return { changed, gone, nowServing, triggerTimes };
   }
 }
 

@@ -117,6 +117,10 @@ export class Proxier implements ProxyEventHandlers {
       const service = this.state.services.get(key) ?? removedByKey.get(key);
       if (service?.protocol === 'UDP') this.pendingStale.push({ service, endpoints: lost });
     }
+    for (const key of eps.nowServing) {
+      const service = this.state.services.get(key);
+      if (service?.protocol === 'UDP') this.pendingStale.push({ service, endpoints: [], wholeService: true });
+    }
     const full = this.needFull || started - this.lastFull >= this.opts.syncPeriodMs;
     try {
       await this.opts.backend.sync({ state: this.state, changed: full ? undefined : new Set(this.pendingChanged) });

@@ -95,4 +95,7 @@ t.test('stale UDP endpoints get their conntrack entries deleted', async (t) => {
     'conntrack -D -p udp --dport 30053 --dst-nat 10.244.1.53',
   ]);
   t.same(warnings, [], '"0 flow entries" is not an error');
+  exec.calls.length = 0;
+  await backend.flushStale([{ service: dns.services.get('default/dns:')!, endpoints: [], wholeService: true }]);
+  t.same(exec.commands(), ['conntrack -D --orig-dst 10.96.0.53 -p udp', 'conntrack -D -p udp --dport 30053']);
 });

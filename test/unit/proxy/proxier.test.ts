@@ -29,6 +29,8 @@ t.test('first sync full, later ones partial with the changed keys, full after a 
   proxier.endpointSlice(null, slice);
   await proxier.sync();
   t.same(backend.syncs.at(-1), { full: true, changed: [], servicePorts: 1 });
+  t.same(backend.stale.map((s) => s.wholeService), [true], 'a UDP service getting its first endpoints: its old conntrack entries go');
+  backend.stale = [];
 
   now += 500;
   const smaller = makeSlice({ service: 'dns', ports: [{ port: 53, protocol: 'UDP' }], endpoints: [{ ip: '10.244.1.53' }] });
