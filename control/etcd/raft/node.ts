@@ -202,6 +202,7 @@ export class RawNode {
     }
     if (rd.committedEntries.length > 0) {
       r.raftLog.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+      if (r.state === 'Leader') r.reduceUncommittedSize(rd.committedEntries);
       // A leader whose pending ReadIndex waited for an entry of its term may answer now.
       r.releasePendingReadIndexMessages();
     }

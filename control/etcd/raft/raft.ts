@@ -29,6 +29,11 @@ export interface RaftConfig {
   maxCommittedSizePerReady?: number;
   /** Max MsgApp in flight per follower in Replicate state. Default 256. */
   maxInflightMsgs?: number;
+  /**
+   * Max bytes of entry data the leader holds uncommitted; further proposals are dropped until some commit, so
+   * a leader that lost its quorum does not grow its log without bound. 0 (default) means no limit.
+   */
+  maxUncommittedEntriesSize?: number;
   /** Leader steps down when it has not heard from a quorum within an election timeout. Default true. */
   checkQuorum?: boolean;
   /** Run a pre-election that does not bump terms, so a rejoining partitioned member cannot disrupt. Default true. */
@@ -135,6 +140,9 @@ export class Raft {
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
   readonly maxMsgSize: number;
+  readonly maxUncommittedSize: number;
+  /** Leader: bytes of entry data appended in this term and not yet committed (approximate, as upstream). */
+  uncommittedSize = 0;
   private readonly rand: Rand;
   private readonly logger: (line: string) => void;
 
@@ -155,6 +163,7 @@ export class Raft {
     this.checkQuorum = c.checkQuorum ?? true;
     this.preVote = c.preVote ?? true;
     this.maxMsgSize = c.maxSizePerMsg ?? 1024 * 1024;
+    this.maxUncommittedSize = c.maxUncommittedEntriesSize ?? 0;
     this.rand = c.rand;
     this.logger = c.logger ?? (() => {});
     this.raftLog = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? Infinity);
@@ -296,6 +305,25 @@ export class Raft {
     this.maybeCommit(); // the caller broadcasts either way
   }
 
+  /** Admit entries against the uncommitted budget. An empty budget always admits one batch, so progress is possible. */
+  increaseUncommittedSize(es: Entry[]): boolean {
+    let s = 0;
+    for (const e of es) s += e.data.byteLength;
+    if (this.uncommittedSize > 0 && s > 0 && this.maxUncommittedSize > 0 && this.uncommittedSize + s > this.maxUncommittedSize) {
+      return false;
+    }
+    this.uncommittedSize += s;
+    return true;
+  }
+
+  /** Entries were committed (and handed to the application): release their share of the budget. */
+  reduceUncommittedSize(es: Entry[]): void {
+    if (this.uncommittedSize === 0) return;
+    let s = 0;
+    for (const e of es) s += e.data.byteLength;
+    this.uncommittedSize = Math.max(0, this.uncommittedSize - s);
+  }
+
   // ---- roles ----
 
   private reset(term: number): void {
@@ -316,6 +344,7 @@ export class Raft {
       this.prs.progress.set(id, fresh);
     }
     this.pendingConfIndex = 0;
+    this.uncommittedSize = 0;
     this.readOnly = new ReadOnly();
     this.pendingReadIndexMessages = [];
   }
@@ -712,6 +741,9 @@ function stepLeader(r: Raft, m: Message): StepResult {
         } else {
           r.pendingConfIndex = r.raftLog.lastIndex() + i + 1;
         }
+      }
+      if (!r.increaseUncommittedSize(m.entries)) {
+        return new ProposalDroppedError(`too many uncommitted entries (${r.uncommittedSize} bytes pending, limit ${r.maxUncommittedSize})`);
       }
       r.appendEntry(m.entries);
       r.bcastAppend();

@@ -162,3 +162,29 @@ t.test('messages from unknown members and local-only message types from the netw
   t.same(net.data(2), ['still fine']);
   t.end();
 });
+
+t.test('a leader without quorum stops accepting proposals once its uncommitted budget is used', (t) => {
+  const storages = [1, 2, 3].map(() => new MemoryStorage({ voters: [1, 2, 3], learners: [] }));
+  const node = new RawNode({
+    id: 1, storage: storages[0], electionTick: 10, heartbeatTick: 1, rand: seededRand(1), maxUncommittedEntriesSize: 100,
+  });
+  node.raft.becomeCandidate();
+  node.raft.becomeLeader();
+  const big = new Uint8Array(40);
+  node.propose(big);
+  node.propose(big);
+  t.throws(() => node.propose(big), /too many uncommitted entries \(80 bytes pending, limit 100\)/);
+  // Followers acknowledge: the entries commit, are applied, and the budget is released.
+  const rd = node.ready();
+  storages[0].append(rd.entries);
+  node.advance();
+  const last = node.raft.raftLog.lastIndex();
+  node.raft.prs.progress.get(2)!.becomeReplicate();
+  node.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: node.raft.term, index: last }));
+  const rd2 = node.ready();
+  t.equal(rd2.committedEntries.length, 3, 'empty leader entry and two proposals committed');
+  node.advance();
+  t.equal(node.raft.uncommittedSize, 0);
+  t.doesNotThrow(() => node.propose(big), 'accepted again');
+  t.end();
+});
