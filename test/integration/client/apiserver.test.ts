@@ -2,71 +2,19 @@
 // authenticated with an openssl-made client certificate (O=system:masters). Create/list/update/patch/delete,
 // an informer that sees add/update/delete, and leader election between two electors on one Lease.
 import t from 'tap';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Event, V1ConfigMap, V1Lease, V1Namespace } from '@kubernetes/client-node';
 import { ApiError } from '../../../api/errors.ts';
-import { startEtcd } from '../../../control/apiserver/testing/etcd.ts';
 import { Informer } from '../../../client/informer.ts';
 import { LeaderElector } from '../../../client/leaderelection.ts';
-import { RestClient } from '../../../client/rest.ts';
 import { resources } from '../../../client/resources.ts';
 import { watch } from '../../../client/watch.ts';
 import { EventRecorder } from '../../../client/events.ts';
+import { startCluster } from './fixtures/cluster.ts';
 
-const root = resolve(import.meta.dirname, '../../..');
-const dir = mkdtempSync(join(tmpdir(), 'kts-client-it-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-// ---- certificates ----
-const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=kts-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-for (const [name, subj, ext] of [
-  ['server', '/CN=kube-apiserver', 'subjectAltName=DNS:kubernetes,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'],
-  ['admin', '/O=system:masters/CN=kubernetes-admin', 'extendedKeyUsage=clientAuth\n'],
-] as const) {
-  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', subj, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-}
-const pem = (f: string) => readFileSync(join(dir, f));
-
-// ---- etcd + apiserver ----
-const etcd = await startEtcd();
-t.teardown(() => etcd.stop());
-
-const child = spawn(join(root, 'bin/kts'), ['apiserver', '--etcd-servers', etcd.endpoint, '--bind-address', '127.0.0.1', '--secure-port', '0',
-  '--advertise-address', '127.0.0.1', '--tls-cert-file', join(dir, 'server.crt'), '--tls-private-key-file', join(dir, 'server.key'),
-  '--client-ca-file', join(dir, 'ca.crt')], { stdio: ['ignore', 'ignore', 'pipe'] });
-t.teardown(async () => {
-  if (child.exitCode === null && child.pid) {
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(child.pid, 'SIGKILL');
-    await exited;
-  }
-});
-let stderr = '';
-const url = await new Promise<string>((resolveUrl, reject) => {
-  const timer = setTimeout(() => reject(new Error(`apiserver did not start: ${stderr}`)), 60_000);
-  child.stderr!.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-8000);
-    const m = /serving on (https:\/\/\S+)/.exec(stderr);
-    if (m) {
-      clearTimeout(timer);
-      resolveUrl(m[1]!);
-    }
-  });
-  child.once('exit', (code) => {
-    clearTimeout(timer);
-    reject(new Error(`apiserver exited (${code}): ${stderr}`));
-  });
-});
-
-const client = new RestClient({ server: url, ca: pem('ca.crt'), cert: pem('admin.crt'), key: pem('admin.key'), qps: 0 });
-t.teardown(() => client.close());
+const cluster = await startCluster();
+t.teardown(() => cluster.stop());
+const client = cluster.client;
 
 const ns = `client-it-${randomBytes(3).toString('hex')}`;
 await client.create<V1Namespace>(resources.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
