@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   anonymousAuth?: boolean;
   authorizer?: Authorizer;
   bookmarkIntervalMs?: number;
+  /** Events kept per resource for watch resumption (default 5000). */
+  watchCacheSize?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -31,6 +33,8 @@ export interface RunningApiServer {
   url: string;
   port: number;
   registry: Registry;
+  /** Ends every open watch stream (clients reconnect); for tests and shutdown. */
+  closeWatches(): void;
   close(): Promise<void>;
 }
 
@@ -39,7 +43,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const cidr = parseCidr(o.serviceClusterIPRange ?? '10.96.0.0/12');
   const ports = parsePortRange(o.serviceNodePortRange ?? '30000-32767');
   const store = new EtcdStore(o.etcdServers);
-  const registry = new Registry(store, allStrategies);
+  const registry = new Registry(store, allStrategies, o.watchCacheSize);
   const services = registry.mustGet('', 'services');
   const allocators = new ServiceAllocators(cidr, ports, () => services.cache.list().map((i) => i.obj));
   registry.allocators = allocators;
@@ -68,6 +72,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const url = `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url, port, registry,
+    closeWatches: () => server.stopWatches(),
     async close() {
       server.stopWatches();
       await server.app.close();

@@ -2,6 +2,7 @@
 // limits that keep hostile input harmless (nesting depth, single YAML document, alias expansion).
 import { parseAllDocuments } from 'yaml';
 import { ApiError, errors } from '../../../api/errors.ts';
+import { decodeProtobufBody } from '../protobuf/index.ts';
 
 export const maxBodyBytes = 3 * 1024 * 1024;
 export const maxDepth = 100;
@@ -72,22 +73,6 @@ export function parseYaml(buf: Buffer): unknown {
   return value;
 }
 
-type ProtobufDecoder = (body: Buffer) => object;
-let protobufDecoder: ProtobufDecoder | null | undefined;
-
-/** The protobuf decoder another module provides (control/apiserver/protobuf), if it exists yet. */
-export async function loadProtobufDecoder(): Promise<ProtobufDecoder | null> {
-  if (protobufDecoder !== undefined) return protobufDecoder;
-  const path = '../protobuf/index.ts';
-  try {
-    const mod = (await import(path)) as { decodeProtobufBody?: ProtobufDecoder };
-    protobufDecoder = mod.decodeProtobufBody ?? null;
-  } catch {
-    protobufDecoder = null;
-  }
-  return protobufDecoder;
-}
-
 /** Decodes a create/update body by Content-Type. Empty bodies and unknown types are 4xx. */
 export async function decodeBody(contentType: string | undefined, body: Buffer | undefined): Promise<unknown> {
   if (!body || body.length === 0) throw errors.badRequest('the request body is empty: expected an object');
@@ -95,10 +80,8 @@ export async function decodeBody(contentType: string | undefined, body: Buffer |
   if (mt === 'application/json' || mt === '' || mt === 'application/merge-patch+json') return parseJson(body);
   if (mt === 'application/yaml' || mt === 'application/x-yaml' || mt === 'text/yaml') return parseYaml(body);
   if (mt === 'application/vnd.kubernetes.protobuf') {
-    const decode = await loadProtobufDecoder();
-    if (!decode) throw errors.unsupportedMediaType(contentType ?? '');
     try {
-      return decode(body);
+      return decodeProtobufBody(body);
     } catch (err) {
       if (err instanceof ApiError) throw err;
       throw errors.badRequest(`the protobuf request body could not be decoded: ${(err as Error).message}`);

@@ -5,7 +5,7 @@ import type { DeleteOptions, ResourceStore } from '../registry/rest.ts';
 import { isObject } from '../registry/common.ts';
 import type { Obj } from '../registry/types.ts';
 import { decodeBody, mediaType } from './body.ts';
-import { applyPatchBody } from './patch.ts';
+import { applyPatchBody, managerName, withManager } from './patch.ts';
 import { checkDecode, hasModel, modelName } from './schema.ts';
 import { tableContentType, toTable, wantsTable, type IncludeObject } from './table.ts';
 
@@ -45,6 +45,7 @@ export interface Ctx {
   query: Query;
   accept?: string;
   contentType?: string;
+  userAgent?: string;
   body?: Buffer;
 }
 
@@ -61,6 +62,11 @@ function fieldValidationOf(q: Query): FieldValidation {
     throw errors.badRequest(`fieldValidation: Unsupported value: "${v}": supported values: "Ignore", "Strict", "Warn"`);
   }
   return v;
+}
+
+function gvkOf(store: ResourceStore) {
+  const s = store.strategy;
+  return { group: s.group, version: s.version, kind: s.kind };
 }
 
 function fieldManagerOf(q: Query): string | undefined {
@@ -130,15 +136,15 @@ export async function listObjects(ctx: Ctx): Promise<Reply> {
 export async function createObject(ctx: Ctx): Promise<Reply> {
   const warnings: string[] = [];
   const obj = await readObject(ctx, warnings);
-  fieldManagerOf(ctx.query);
-  const created = await ctx.store.create(ctx.namespace, obj, { dryRun: dryRunOf(ctx.query) });
+  const manager = managerName(fieldManagerOf(ctx.query), ctx.userAgent);
+  const created = await ctx.store.create(ctx.namespace, withManager(undefined, obj, manager, gvkOf(ctx.store)), { dryRun: dryRunOf(ctx.query) });
   return objectReply(ctx, 201, created, warnings);
 }
 
 export async function updateObject(ctx: Ctx): Promise<Reply> {
   const warnings: string[] = [];
   const dryRun = dryRunOf(ctx.query);
-  fieldManagerOf(ctx.query);
+  const manager = managerName(fieldManagerOf(ctx.query), ctx.userAgent);
   if (ctx.subresource === 'scale') {
     const body = await decodeBody(ctx.contentType, ctx.body);
     checkFields(body, ctx.store, ctx.query, warnings, { name: 'V1Scale', kind: 'Scale', version: 'autoscaling/v1' });
@@ -147,7 +153,8 @@ export async function updateObject(ctx: Ctx): Promise<Reply> {
   }
   const obj = await readObject(ctx, warnings);
   const status = ctx.subresource === 'status' ? 'status' : undefined;
-  const { obj: out, created } = await ctx.store.update(ctx.namespace, ctx.name!, obj, { dryRun, subresource: status });
+  const { obj: out, created } = await ctx.store.update(ctx.namespace, ctx.name!, obj, { dryRun, subresource: status },
+    (current) => (status ? obj : withManager(current ?? undefined, obj, manager, gvkOf(ctx.store))));
   return objectReply(ctx, created ? 201 : 200, out, warnings);
 }
 
@@ -162,7 +169,7 @@ export async function patchObject(ctx: Ctx): Promise<Reply> {
   const s = ctx.store.strategy;
   if (ctx.subresource === 'scale') {
     const obj = await writeScale(ctx, async (scale) => {
-      const patched = await applyPatchBody(ctx.contentType, scale, ctx.body, { gvk: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, fieldManager, force });
+      const patched = applyPatchBody(ctx.contentType, scale, ctx.body, { gvk: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, fieldManager, force });
       checkFields(patched, ctx.store, q, warnings, { name: 'V1Scale', kind: 'Scale', version: 'autoscaling/v1' });
       return patched;
     }, dryRun);
@@ -170,9 +177,10 @@ export async function patchObject(ctx: Ctx): Promise<Reply> {
   }
   const isApply = mt === 'application/apply-patch+yaml';
   const { obj, created } = await ctx.store.guaranteedUpdate(ctx.namespace, ctx.name!, async (current) => {
-    const patched = await applyPatchBody(ctx.contentType, current ?? undefined, ctx.body, { gvk: { group: s.group, version: s.version, kind: s.kind }, fieldManager, force });
+    let patched = applyPatchBody(ctx.contentType, current ?? undefined, ctx.body, { gvk: gvkOf(ctx.store), fieldManager, force, resource: s.resource, name: ctx.name });
     warnings.length = 0;
     checkFields(patched, ctx.store, q, warnings);
+    if (!isApply) patched = withManager(current ?? undefined, patched, managerName(fieldManager, ctx.userAgent), gvkOf(ctx.store), ctx.subresource === 'status' ? 'status' : undefined);
     return patched;
   }, { dryRun, subresource: ctx.subresource === 'status' ? 'status' : undefined, allowCreate: isApply && !ctx.subresource });
   return objectReply(ctx, created ? 201 : 200, obj, warnings);

@@ -134,7 +134,7 @@ export function createServer(opts: ServerOptions): ApiServer {
       await authorize(user, { verb, resourceRequest: true, apiGroup: info.group, apiVersion: info.version, namespace: info.namespace ?? '', resource: info.resource, subresource: info.subresource ?? '', name: info.name ?? '', path });
       const ctx: h.Ctx = {
         store, namespace: info.namespace, name: info.name, subresource: info.subresource, query,
-        accept: req.headers.accept, contentType: req.headers['content-type'], body: Buffer.isBuffer(req.body) ? req.body : undefined,
+        accept: req.headers.accept, contentType: req.headers['content-type'], userAgent: req.headers['user-agent'], body: Buffer.isBuffer(req.body) ? req.body : undefined,
       };
       if (verb === 'watch') {
         if (info.name !== undefined) throw errors.methodNotAllowed('watch of a single object by name in the path is not supported: use fieldSelector=metadata.name=<name>');

@@ -47,12 +47,12 @@ export class ResourceStore {
   private readonly store: EtcdStore;
   private readonly registry: Registry;
 
-  constructor(strategy: Strategy, store: EtcdStore, registry: Registry) {
+  constructor(strategy: Strategy, store: EtcdStore, registry: Registry, cacheSize?: number) {
     this.strategy = strategy;
     this.store = store;
     this.registry = registry;
     this.prefix = etcdPrefixOf(strategy);
-    this.cache = new WatchCache(store, this.prefix);
+    this.cache = new WatchCache(store, this.prefix, cacheSize);
   }
 
   get gvk() { return { group: this.strategy.group, version: this.strategy.version, kind: this.strategy.kind }; }
@@ -317,9 +317,11 @@ export class ResourceStore {
     return next;
   }
 
-  async update(ns: string | undefined, name: string, body: unknown, opts: WriteOptions & { subresource?: 'status' } = {}) {
+  /** PUT: body replaces the object (or its status). decorate may add bookkeeping (managedFields) given the current object. */
+  async update(ns: string | undefined, name: string, body: unknown, opts: WriteOptions & { subresource?: 'status' } = {},
+    decorate: (current: KubeObject | null) => unknown = () => body) {
     const allowCreate = opts.subresource !== 'status' && ['endpoints', 'events', 'leases', 'endpointslices'].includes(this.strategy.resource);
-    return this.guaranteedUpdate(ns, name, () => clone(body), { ...opts, allowCreate });
+    return this.guaranteedUpdate(ns, name, (current) => clone(decorate(current)), { ...opts, allowCreate });
   }
 
   async delete(ns: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ obj: KubeObject; pending: boolean }> {
@@ -400,9 +402,9 @@ export class Registry {
   readonly store: EtcdStore;
   allocators: Allocators = { allocateService() {}, releaseService() {} };
 
-  constructor(store: EtcdStore, strategies: Strategy[]) {
+  constructor(store: EtcdStore, strategies: Strategy[], cacheSize?: number) {
     this.store = store;
-    for (const s of strategies) this.resources.set(`${s.group}/${s.resource}`, new ResourceStore(s, store, this));
+    for (const s of strategies) this.resources.set(`${s.group}/${s.resource}`, new ResourceStore(s, store, this, cacheSize));
   }
 
   get(group: string, resource: string): ResourceStore | undefined {

@@ -38,13 +38,16 @@ async function waitHealthy(endpoint: string, child: ChildProcess, log: () => str
   throw new Error(`etcd at ${endpoint} did not become healthy: ${log()}`);
 }
 
-export async function startEtcd(): Promise<TestEtcd> {
-  if (process.env.KTS_TEST_ETCD_ENDPOINT) return { endpoint: process.env.KTS_TEST_ETCD_ENDPOINT, stop: async () => {} };
+export type EtcdKind = 'etcd-3.4' | 'kts-etcd';
+
+/** kind defaults to KTS_TEST_ETCD=ours -> kts-etcd, else the Debian etcd 3.4. */
+export async function startEtcd(kind?: EtcdKind): Promise<TestEtcd> {
+  if (!kind && process.env.KTS_TEST_ETCD_ENDPOINT) return { endpoint: process.env.KTS_TEST_ETCD_ENDPOINT, stop: async () => {} };
   const dir = mkdtempSync(join(tmpdir(), 'kts-etcd-'));
   const clientPort = await freePort();
   const peerPort = await freePort();
   const endpoint = `http://127.0.0.1:${clientPort}`;
-  const ours = process.env.KTS_TEST_ETCD === 'ours';
+  const ours = kind ? kind === 'kts-etcd' : process.env.KTS_TEST_ETCD === 'ours';
   const root = resolve(import.meta.dirname, '../../..');
   const [cmd, args] = ours
     ? [join(root, 'bin/kts'), ['etcd', '--name', 'test', '--data-dir', dir, '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,

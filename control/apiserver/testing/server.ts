@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, createClientCert, createServingCert, kubeconfig, type KeyPairPem } from '../../pki/index.ts';
 import { startApiServer, type ApiServerOptions, type RunningApiServer } from '../index.ts';
-import { startEtcd } from './etcd.ts';
+import { startEtcd, type EtcdKind } from './etcd.ts';
 
 export interface TestCluster {
   server: RunningApiServer;
@@ -20,8 +20,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(extra: Partial<ApiServerOptions> = {}): Promise<TestCluster> {
-  const etcd = await startEtcd();
+export async function startTestCluster(extra: Partial<ApiServerOptions> = {}, etcdKind?: EtcdKind): Promise<TestCluster> {
+  const etcd = await startEtcd(etcdKind);
   const dir = mkdtempSync(join(tmpdir(), 'kts-apiserver-'));
   let server: RunningApiServer | undefined;
   try {
