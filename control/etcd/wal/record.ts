@@ -97,8 +97,22 @@ export type ScanResult =
   | { kind: 'corrupt'; reason: string };
 
 function allZero(buf: Buffer, from: number): boolean {
-  for (let i = from; i < buf.byteLength; i++) if (buf[i] !== 0) return false;
+  return allZeroRange(buf, from, buf.byteLength);
+}
+
+function allZeroRange(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
   return true;
+}
+
+const SECTOR = 512;
+
+/** Does [from, to) contain a whole, sector-aligned run of zeros (a sector a crash left unwritten)? */
+function hasZeroSector(buf: Buffer, from: number, to: number): boolean {
+  for (let s = Math.ceil(from / SECTOR) * SECTOR; s + SECTOR <= to; s += SECTOR) {
+    if (allZeroRange(buf, s, s + SECTOR)) return true;
+  }
+  return false;
 }
 
 /** Read the record at `off`, classifying any damage as torn (crash) or corrupt. */
@@ -108,6 +122,8 @@ export function scan(buf: Buffer, off: number): ScanResult {
   // A file extended by the kernel but never written holds zeros: an append that did not reach the disk.
   if (allZero(buf, off)) return { kind: 'torn', reason: `${left} zero bytes where a record should start` };
   if (left < HEADER_SIZE) return { kind: 'torn', reason: `${left} bytes, shorter than a record header` };
+  // A header in a sector that never reached the disk reads as zeros; what follows is from the same unsynced write.
+  if (allZeroRange(buf, off, off + HEADER_SIZE)) return { kind: 'torn', reason: 'record header is all zeros' };
   const n = buf.readUInt32LE(off);
   if ((~n >>> 0) !== buf.readUInt32LE(off + 4)) return { kind: 'corrupt', reason: 'record length field is damaged' };
   if (n > left - HEADER_SIZE) {
@@ -119,7 +135,10 @@ export function scan(buf: Buffer, off: number): ScanResult {
   if (want !== got) {
     // Only the last record can be half-written; a bad CRC with records after it is real corruption.
     const reason = `CRC mismatch (stored ${want.toString(16)}, computed ${got.toString(16)})`;
-    return end === buf.byteLength || allZero(buf, end) ? { kind: 'torn', reason } : { kind: 'corrupt', reason };
+    // Torn: nothing valid follows, or a whole disk sector inside the record was never written (zeros). Records
+    // after a torn one belong to the same unacknowledged write, so dropping them loses nothing acknowledged.
+    const torn = end === buf.byteLength || allZero(buf, end) || hasZeroSector(buf, off, end);
+    return torn ? { kind: 'torn', reason } : { kind: 'corrupt', reason };
   }
   const type = buf.readUInt8(off + 12);
   if (!KNOWN_TYPES.has(type)) return { kind: 'corrupt', reason: `unknown record type ${type}` };

@@ -229,3 +229,22 @@ t.test('a snapshot installed past the end of the log restarts the entries after 
   t.same(replay.entries.map((e) => e.index), [81, 82]);
   await t.rejects(WAL.open(dir, { snapshotIndex: 3 }), /entries 4\.\.80 are missing/);
 });
+
+t.test('a record with an unwritten (zero) sector is torn even when later bytes of the same write landed', async (t) => {
+  const dir = await tempDir(t);
+  const wal = await WAL.create(dir, new Uint8Array(0));
+  await wal.save(undefined, ents(1, 2, 1));
+  const path = join(dir, (await segments(dir))[0]);
+  const off = (await stat(path)).size;
+  const big: Entry = { term: 1, index: 3, type: 'Normal', data: new Uint8Array(4096).fill(7) };
+  await wal.save(undefined, [big, ...ents(4, 5, 1)]);
+  await wal.close();
+  const buf = await readFile(path);
+  const sector = Math.ceil((off + 100) / 512) * 512;
+  buf.fill(0, sector, sector + 512); // one sector of the big record never reached the disk
+  await writeFile(path, buf);
+  const { wal: w2, replay } = await WAL.open(dir);
+  t.teardown(() => w2.close());
+  t.same(replay.entries.map((e) => e.index), [1, 2], 'the torn write and everything after it are dropped');
+  t.match(replay.warnings[0], `at byte offset ${off}`);
+});
