@@ -6,6 +6,7 @@
 //                                                                                  // in-cluster, ~/.kube/config
 //   parseKubeconfig(yamlText, { baseDir }) / loadKubeconfigFile(path, context?) / inClusterConfig()
 //   ClientConfig also sets qps/burst (default 50/100), timeoutMs (default 30 s), userAgent.
+//   new RestClient(config, { onWarning: (text) => log.warn(text) }) surfaces `Warning: 299` headers.
 //
 // Read and write (ResourceRef = { group?, version, resource, namespace?, name?, subresource? })
 //   const pods = { version: 'v1', resource: 'pods' };  // core group: group omitted; or resources.pods (resources.ts)
@@ -45,7 +46,7 @@
 //   await new LeaderElector({ client, namespace: 'kube-system', name: 'kube-scheduler', identity,
 //     releaseOnCancel: true, onStartedLeading: (signal) => runScheduler(signal), onStoppedLeading: () => process.exit(0),
 //   }).run(signal);
-export { RestClient, resourcePath, statusToError, encodeQuery, patchContentType } from './rest.ts';
+export { RestClient, resourcePath, statusToError, encodeQuery, patchContentType, parseWarnings } from './rest.ts';
 export type {
   ResourceRef, KubeList, ListMeta, ListOptions, WriteOptions, PatchOptions, PatchType, DeleteOptions, RequestOptions, RawResponse, Query,
 } from './rest.ts';

@@ -165,8 +165,12 @@ export class RestClient {
   private readonly limiter?: TokenBucket;
   private tokenCache?: { token: string; readAt: number };
 
-  constructor(config: ClientConfig) {
+  private readonly onWarning?: (warning: string) => void;
+
+  /** `onWarning` receives the text of each `Warning: 299 - "..."` response header (deprecations, dropped fields). */
+  constructor(config: ClientConfig, opts: { onWarning?: (warning: string) => void } = {}) {
     this.config = config;
+    this.onWarning = opts.onWarning;
     try {
       this.base = new URL(config.server);
     } catch {
@@ -280,6 +284,11 @@ export class RestClient {
         method: opts.method, path, agent: this.agent, headers: this.headers(opts, body), signal,
       }, (res) => {
         const code = res.statusCode ?? 0;
+        if (this.onWarning && res.headers.warning) {
+          try {
+            for (const w of parseWarnings(res.headers.warning)) this.onWarning(w);
+          } catch { /* a failing warning logger must not fail the request */ }
+        }
         if (streaming && code >= 200 && code < 300) return resolve(res);
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -372,6 +381,15 @@ export class RestClient {
     if (opts.dryRun) body.dryRun = ['All'];
     return this.request<T>({ method: 'DELETE', path: resourcePath(ref), body, signal: opts.signal });
   }
+}
+
+/** The texts of RFC 7234 warning headers as the apiserver writes them: `299 - "text"`, comma-joined. */
+export function parseWarnings(header: string | string[]): string[] {
+  const out: string[] = [];
+  for (const h of Array.isArray(header) ? header : [header]) {
+    for (const m of h.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return out;
 }
 
 function requireName(ref: ResourceRef, verb: string): void {

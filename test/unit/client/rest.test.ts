@@ -239,3 +239,40 @@ t.test('listAll with pageSize 0 sends one list without a limit', async (t) => {
   await client.listAll<V1Pod>({ version: 'v1', resource: 'pods' }, { labelSelector: '' });
   t.equal(api.listRequests()[1]!.url.searchParams.get('limit'), '500', 'default page size 500');
 });
+
+t.test('Warning headers reach onWarning; a watch on one object selects it by name', async (t) => {
+  const { parseWarnings } = await import('../../../client/rest.ts');
+  t.same(parseWarnings('299 - "spec.foo: unknown field", 299 - "say \\"hi\\""'), ['spec.foo: unknown field', 'say "hi"']);
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', warning: '299 - "deprecated API"' });
+    res.end(req.url!.includes('watch=true') ? '' : '{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const warnings: string[] = [];
+  const client = new RestClient({ server: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { onWarning: (w) => warnings.push(w) });
+  t.teardown(() => {
+    client.close();
+    server.close();
+  });
+  await client.get({ version: 'v1', resource: 'pods', namespace: 'a', name: 'b' });
+  t.same(warnings, ['deprecated API']);
+  const { watch } = await import('../../../client/watch.ts');
+  const { FakeApiServer } = await import('./fixtures/fake-apiserver.ts');
+  const api = new FakeApiServer();
+  const url = await api.start();
+  const c2 = new RestClient({ server: url });
+  t.teardown(async () => {
+    c2.close();
+    await api.close();
+  });
+  api.put('v1/pods', { metadata: { name: 'x', namespace: 'ns' } });
+  api.put('v1/pods', { metadata: { name: 'y', namespace: 'ns' } });
+  const seen: string[] = [];
+  for await (const ev of watch<V1Pod>(c2, { version: 'v1', resource: 'pods', namespace: 'ns', name: 'y' }, { resourceVersion: '0' })) {
+    seen.push((ev.object as V1Pod).metadata!.name!);
+    break;
+  }
+  t.same(seen, ['y']);
+  t.equal(api.watchRequests()[0]!.url.searchParams.get('fieldSelector'), 'metadata.name=y');
+  t.equal(api.watchRequests()[0]!.url.pathname, '/api/v1/namespaces/ns/pods');
+});
