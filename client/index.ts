@@ -29,7 +29,10 @@
 //   await inf.stop();
 //   Lists, then watches from the list RV; resumes from the last RV (bookmarks too) when the stream ends;
 //   relists on 410 (HTTP or ERROR event) and delivers the difference as add/update/delete; backs off on
-//   errors (reported through opts.onError) and never stops until stop().
+//   errors (reported through opts.onError) and never stops until stop(). Handlers run synchronously in event
+//   order right after the store changed: keep them short (enqueue a key). With opts.resyncMs, onUpdate(o, o)
+//   is also called periodically (old === new). waitForSync() waits as long as the server is unreachable:
+//   pass AbortSignal.timeout(ms) to bound it. Stop informers before client.close().
 //   Low-level: `for await (const ev of watch(client, ref, { resourceVersion })) ...`
 //   Shared (controller-manager): const f = new InformerFactory(client); const pods = f.informerFor<V1Pod>(resources.pods);
 //   ... f.start(); await f.waitForSync(signal);   -- one informer per (resource, namespace, selectors)
