@@ -23,8 +23,22 @@ export function unprocessable(message: string): ApiError {
   return new ApiError('Invalid', message);
 }
 
+/** Copies a JSON value (several times faster than structuredClone for plain objects; "__proto__" stays data). */
 export function deepClone<T>(v: T): T {
-  return v === undefined ? v : structuredClone(v);
+  return cloneValue(v) as T;
+}
+
+function cloneValue(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(cloneValue);
+  if (Object.getPrototypeOf(v) !== Object.prototype && Object.getPrototypeOf(v) !== null) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) {
+    const child = cloneValue((v as Record<string, unknown>)[k]);
+    if (k === '__proto__') Object.defineProperty(out, k, { value: child, writable: true, enumerable: true, configurable: true });
+    else out[k] = child;
+  }
+  return out;
 }
 
 /** Own-property read: a "__proto__" key in client JSON is data, never the prototype. */

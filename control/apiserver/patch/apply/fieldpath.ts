@@ -51,9 +51,13 @@ export function keyElement(key: JsonObject): string {
 }
 
 /** Every path set in `obj` (nulls are not values), relative to the kind's schema. */
-export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): FieldSet {
+export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined, values?: Map<string, Json>): FieldSet {
   const set: FieldSet = new Map();
-  const add = (p: Path) => set.set(pathKey(p), p);
+  const add = (p: Path, value?: Json) => {
+    const k = pathKey(p);
+    set.set(k, p);
+    if (values && value !== undefined) values.set(k, value);
+  };
   const walkObject = (o: JsonObject, path: Path, node: SchemaNode | undefined, depth: number) => {
     let any = false;
     for (const [k, v] of Object.entries(o)) {
@@ -63,27 +67,27 @@ export function fieldSetOf(obj: JsonObject, schema: SchemaNode | undefined): Fie
       any = true;
       walkValue(v, [...path, `f:${k}`], fieldMeta(node, k), depth + 1);
     }
-    if (!any && depth > 0 && Object.keys(o).length === 0) add(path);
+    if (!any && depth > 0 && Object.keys(o).length === 0) add(path, o);
   };
   const walkValue = (v: Json, path: Path, meta: FieldMeta | undefined, depth: number) => {
     if (isObject(v)) {
-      if (meta?.atomicStruct) add(path); else walkObject(v, path, childSchema(meta), depth);
+      if (meta?.atomicStruct) add(path, v); else walkObject(v, path, childSchema(meta), depth);
       return;
     }
     if (Array.isArray(v)) {
       const lk = listKind(meta);
-      if (lk.kind === 'atomic') { add(path); return; }
+      if (lk.kind === 'atomic') { add(path, v); return; }
       if (lk.kind === 'set') { for (const item of v) add([...path, `v:${JSON.stringify(item)}`]); return; }
       for (const item of v) {
         const key = elementKey(lk.keys, item);
-        if (!key) { add(path); return; } // an element without its key: own the list whole
+        if (!key) { add(path, v); return; } // an element without its key: own the list whole
         const el = [...path, keyElement(key)];
         add(el);
         walkObject(item as JsonObject, el, childSchema(meta), depth + 1);
       }
       return;
     }
-    add(path);
+    add(path, v);
   };
   walkObject(obj, [], rootSchema(schema), 0);
   return set;
@@ -195,3 +199,10 @@ export function ownsAtOrBelow(set: FieldSet, path: Path): boolean {
 }
 
 export { structs };
+
+/** Equality of two owned leaf values (primitives directly, atomic lists and structs by content). */
+export function sameValue(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,12 +1,12 @@
 // Server-side apply (application/apply-patch+yaml) and Update-manager bookkeeping for metadata.managedFields.
 // A simplified structured merge: maps merge by field, keyed lists by the kind's merge key, set lists by value,
 // other lists and scalars are atomic. Keyed lists use the strategic-merge-patch keys (e.g. ports by containerPort).
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { ApiError, errors, type Cause } from '../../../../api/errors.ts';
 import { isObject, deepClone, getOwn, setOwn, type Json, type JsonObject } from '../body.ts';
 import { childSchema, fieldMeta, schemaForKind, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
 import {
-  elementKey, fieldSetOf, isMembership, listKind, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, valueAt, type FieldSet, type Path,
+  elementKey, fieldSetOf, isMembership, listKind, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, sameValue, type FieldSet, type Path,
 } from './fieldpath.ts';
 import { describeManager, now, readEntries, sameOwner, writeEntries, type ManagerEntry } from './managed.ts';
 
@@ -24,13 +24,20 @@ const apiVersionOf = (gvk: GVK) => (gvk.group ? `${gvk.group}/${gvk.version}` : 
 function parseApplyBody(body: Buffer): JsonObject {
   const text = body.toString('utf8');
   if (text.trim() === '') throw errors.badRequest('apply patch: the request body is empty');
-  const docs = parseAllDocuments(text);
-  if (Array.isArray(docs) && docs.length > 1) throw errors.badRequest('apply patch: the body must hold exactly one YAML or JSON object');
   let value: unknown;
   try {
-    value = parseYaml(text, { prettyErrors: false, maxAliasCount: 100 });
-  } catch (e) {
-    throw errors.badRequest(`apply patch: error decoding YAML: ${(e as Error).message.split('\n')[0]}`);
+    value = JSON.parse(text); // kubectl sends JSON: skip the (much slower) YAML parser when it is
+  } catch {
+    const docs = parseAllDocuments(text, { prettyErrors: false });
+    if (!Array.isArray(docs)) throw errors.badRequest('apply patch: error decoding YAML');
+    if (docs.length !== 1) throw errors.badRequest('apply patch: the body must hold exactly one YAML or JSON object');
+    const [doc] = docs;
+    if (doc.errors.length) throw errors.badRequest(`apply patch: error decoding YAML: ${doc.errors[0].message.split('\n')[0]}`);
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw errors.badRequest(`apply patch: error decoding YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
   if (!isObject(value as Json)) throw errors.badRequest('apply patch: the body must be a YAML or JSON object');
   return value as JsonObject;
@@ -108,13 +115,16 @@ export function applyServerSide(current: object | undefined, body: Buffer, opts:
   const config = parseApplyBody(body);
   checkConfig(config, opts);
   const schema = rootSchema(schemaForKind(opts.gvk.group, opts.gvk.kind));
-  const applied = fieldSetOf(config, schema);
+  const appliedValues = new Map<string, Json>();
+  const applied = fieldSetOf(config, schema, appliedValues);
   const live = current === undefined ? undefined : (deepClone(current) as JsonObject);
   const entries = readEntries(live);
   const mine = (e: ManagerEntry) => sameOwner(e, manager, 'Apply');
   // upstream: an object nobody tracked yet is owned by "before-first-apply", so a first apply still sees conflicts
+  const liveValues = new Map<string, Json>();
+  const liveSet = live ? fieldSetOf(live, schema, liveValues) : new Map<string, Path>();
   if (live && entries.length === 0) {
-    const existing = fieldSetOf(live, schema);
+    const existing = new Map(liveSet);
     if (existing.size > 0) entries.push({ manager: 'before-first-apply', operation: 'Update', apiVersion: apiVersionOf(opts.gvk), set: existing });
   }
 
@@ -123,10 +133,8 @@ export function applyServerSide(current: object | undefined, body: Buffer, opts:
     for (const entry of entries) {
       if (mine(entry)) continue;
       for (const [k, path] of applied) {
-        if (!entry.set.has(k) || isMembership(path)) continue;
-        const have = valueAt(live, path);
-        const want = valueAt(config, path);
-        if (have.found && JSON.stringify(have.value) !== JSON.stringify(want.value)) conflicts.push({ entry, path });
+        if (!entry.set.has(k) || isMembership(path) || !liveSet.has(k)) continue;
+        if (!sameValue(liveValues.get(k), appliedValues.get(k))) conflicts.push({ entry, path });
       }
     }
     if (conflicts.length && !opts.force) throw conflictError(conflicts);
@@ -165,13 +173,15 @@ export function recordUpdateManager(current: object | undefined, updated: object
   const base = Array.isArray(sent) && JSON.stringify(sent) !== JSON.stringify(priorFields) ? out : prior;
   const entries = readEntries(base);
   const schema = rootSchema(schemaForKind(gvk.group, gvk.kind));
-  const after = fieldSetOf(out, schema);
-  const before = prior ? fieldSetOf(prior, schema) : new Map<string, Path>();
+  const afterValues = new Map<string, Json>();
+  const beforeValues = new Map<string, Json>();
+  const after = fieldSetOf(out, schema, afterValues);
+  const before = prior ? fieldSetOf(prior, schema, beforeValues) : new Map<string, Path>();
   const changed: FieldSet = new Map();
   for (const [k, path] of after) {
     if (!prior || !before.has(k)) { changed.set(k, path); continue; }
     if (isMembership(path)) continue;
-    if (JSON.stringify(valueAt(prior, path).value) !== JSON.stringify(valueAt(out, path).value)) changed.set(k, path);
+    if (!sameValue(beforeValues.get(k), afterValues.get(k))) changed.set(k, path);
   }
   const removed = [...before.keys()].filter((k) => !after.has(k));
   const isMe = (e: ManagerEntry) => sameOwner(e, manager || 'unknown', 'Update', subresource);
