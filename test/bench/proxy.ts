@@ -4,7 +4,7 @@
 //   first sync: folding N service + N slice adds into the model, one iptables-save, render, restore
 //   full resync: the periodic full sync (render + restore over the rules in place), vs the raw restore repeated
 //   endpoint change: one slice update -> partial sync (network programming latency for that change)
-//   npm run bench:proxy [-- --sizes 1000,10000 --variants legacy,nft]
+//   npm run bench:proxy [-- --sizes 1000,10000 --variants legacy,nft] [--quick: skip the full resync pair]
 import { performance } from 'node:perf_hooks';
 import { NetLab } from '../../agent/proxy/netlab.ts';
 import { netnsExecutor } from '../../agent/proxy/exec.ts';
@@ -35,8 +35,16 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t0];
 }
 
+const labs = new Set<NetLab>();
+// Interrupted (Ctrl-C, timeout): still delete the namespaces, which also ends the restores running in them.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => { void Promise.all([...labs].map((l) => l.cleanup())).finally(() => process.exit(130)); });
+}
+const quick = process.argv.includes('--quick');
+
 async function one(variant: IptablesVariant, n: number): Promise<void> {
   const lab = new NetLab();
+  labs.add(lab);
   try {
     const nsOurs = await lab.netns('b');
     const nsRaw = await lab.netns('r');
@@ -56,9 +64,13 @@ async function one(variant: IptablesVariant, n: number): Promise<void> {
     };
     const [, rawMs] = await timed(rawRestore);
     // Periodic full resync: everything rewritten over rules already in place, same for the raw reference.
-    const [, resync] = await timed(() => backend.sync({ state: proxier.state, changed: undefined }));
-    await backend.idle();
-    const [, rawResync] = await timed(rawRestore);
+    let resync = NaN;
+    let rawResync = NaN;
+    if (!quick) {
+      [, resync] = await timed(() => backend.sync({ state: proxier.state, changed: undefined }));
+      await backend.idle();
+      [, rawResync] = await timed(rawRestore);
+    }
 
     // One endpoint of one service changes: the partial sync (network programming for that change).
     const k = Math.floor(n / 2);
@@ -79,6 +91,7 @@ async function one(variant: IptablesVariant, n: number): Promise<void> {
     proxier.stop();
   } finally {
     await lab.cleanup();
+    labs.delete(lab);
   }
 }
 
