@@ -39,6 +39,8 @@ export interface KubeletConfig {
   resyncPeriodMs: number;
   leaseIntervalMs: number;
   statusIntervalMs: number;
+  /** Pod sandboxes created at once (default 4). */
+  sandboxParallelism?: number;
 }
 
 export const DEFAULT_KUBELET_CONFIG: Omit<KubeletConfig, 'nodeName' | 'hostname'> = {
@@ -127,6 +129,7 @@ export class Kubelet {
       config: this.syncConfig,
       resyncAt: (uid, at) => this.wakeAt(uid, at),
       log: this.log,
+      sandboxParallelism: this.config.sandboxParallelism,
     });
     this.pleg = new Pleg({
       inspector: this.inspector, periodMs: this.config.plegPeriodMs,

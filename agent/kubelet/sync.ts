@@ -10,6 +10,7 @@ import type { ProbeManager } from '../probes/manager.ts';
 import { resolvePort } from '../probes/checkers.ts';
 import type { KubeletApi } from './api.ts';
 import { Backoff } from './backoff.ts';
+import { Limiter } from './limiter.ts';
 import { ConfigError, resolveEnv } from './env.ts';
 import type { EventRecorder } from './events.ts';
 import { podFullName } from './naming.ts';
@@ -44,6 +45,11 @@ export interface SyncDeps {
   now?: () => number;
   restartBackoff?: Backoff;
   pullBackoff?: Backoff;
+  /**
+   * How many pod sandboxes may be created at once. Sandbox creation (netns, CNI, pause container) is the
+   * costly step; a burst of parallel ones makes every one slow, fewer at a time finish sooner each.
+   */
+  sandboxParallelism?: number;
 }
 
 interface PodState {
@@ -62,12 +68,14 @@ export class PodSyncer {
   readonly restartBackoff: Backoff;
   readonly pullBackoff: Backoff;
   private readonly now: () => number;
+  private readonly sandboxLimiter: Limiter;
 
   constructor(deps: SyncDeps) {
     this.d = deps;
     this.now = deps.now ?? Date.now;
     this.restartBackoff = deps.restartBackoff ?? new Backoff();
     this.pullBackoff = deps.pullBackoff ?? new Backoff();
+    this.sandboxLimiter = new Limiter(deps.sandboxParallelism ?? 4);
   }
 
   private state(uid: string): PodState {
@@ -157,7 +165,7 @@ export class PodSyncer {
         clusterDNS: this.d.config.clusterDNS, clusterDomain: this.d.config.clusterDomain, attempt });
       await mkdir(cfg.log_directory!, { recursive: true });
       try {
-        await this.d.runtime.runPodSandbox(cfg);
+        await this.sandboxLimiter.run(() => this.d.runtime.runPodSandbox(cfg));
       } catch (err) {
         const message = `Failed to create pod sandbox: ${(err as Error).message}`;
         st.podMessage = { reason: 'FailedCreatePodSandBox', message };
