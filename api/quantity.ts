@@ -100,6 +100,11 @@ export function addQuantities(a: Quantity | string, b: Quantity | string): Quant
   return normalize({ mantissa: x.mantissa * pow10(x.exp10 - e) + y.mantissa * pow10(y.exp10 - e), exp10: e, format: x.format });
 }
 
+export function subtractQuantities(a: Quantity | string, b: Quantity | string): Quantity {
+  const y = typeof b === 'string' ? parseQuantity(b) : b;
+  return addQuantities(a, { ...y, mantissa: -y.mantissa });
+}
+
 /** value * 10^scale rounded up (towards +infinity), as upstream's ScaledValue does. */
 function scaledCeil(q: Quantity, scale: number): bigint {
   const e = q.exp10 - scale;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  parseQuantity, formatQuantity, compareQuantities, toMilliValue, toBytes, toValue, canonicalQuantity, QuantityError, isQuantity,
+  parseQuantity, formatQuantity, compareQuantities, addQuantities, subtractQuantities, toMilliValue, toBytes, toValue, canonicalQuantity, QuantityError, isQuantity,
 } from '../../../api/quantity.ts';
 
 t.test('canonical forms match upstream serialization', async (t) => {
@@ -53,4 +53,12 @@ t.test('parsed form keeps the format', async (t) => {
   t.equal(parseQuantity('1G').format, 'DecimalSI');
   t.equal(parseQuantity('1e9').format, 'DecimalExponent');
   t.equal(formatQuantity(parseQuantity('2048')), '2048');
+});
+
+t.test('add and subtract exactly', async (t) => {
+  t.equal(formatQuantity(addQuantities('1Gi', '512Mi')), '1536Mi');
+  t.equal(formatQuantity(addQuantities('100m', '1')), '1100m');
+  t.equal(formatQuantity(subtractQuantities('1', '250m')), '750m');
+  t.equal(formatQuantity(subtractQuantities('1Gi', '1Gi')), '0');
+  t.equal(compareQuantities(subtractQuantities('1', '2'), '-1'), 0);
 });

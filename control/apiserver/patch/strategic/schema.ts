@@ -99,6 +99,14 @@ const kinds: Record<string, StructMeta> = {
   'networking.k8s.io/Ingress': root(),
   'networking.k8s.io/NetworkPolicy': root(),
   'storage.k8s.io/StorageClass': root(),
+  'storage.k8s.io/CSIDriver': root(), 'storage.k8s.io/CSINode': root(), 'storage.k8s.io/VolumeAttachment': root(),
+  'networking.k8s.io/IngressClass': root(),
+  'node.k8s.io/RuntimeClass': root(),
+  'certificates.k8s.io/CertificateSigningRequest': root(),
+  'apiextensions.k8s.io/CustomResourceDefinition': root(),
+  'apiregistration.k8s.io/APIService': root(),
+  'admissionregistration.k8s.io/MutatingWebhookConfiguration': root({ webhooks: merge('name') }),
+  'admissionregistration.k8s.io/ValidatingWebhookConfiguration': root({ webhooks: merge('name') }),
 };
 
 export interface SchemaNode { fields: StructMeta }
