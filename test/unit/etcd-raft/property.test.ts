@@ -2,6 +2,7 @@
 // message loss and reordering, ticks, proposals, compactions and restarts. After every step: no two leaders in
 // one term, all members agree on every committed index, and nothing committed or applied ever changes.
 // Members sometimes hold a Ready while more messages are stepped (as a driver does during its fsync).
+// Reads (ReadIndex) issued at random must be served at an index covering everything committed before them.
 // At the end of each run the network heals and every member must converge on the same state.
 import t from 'tap';
 import { Network } from './fixtures/network.ts';
@@ -39,12 +40,17 @@ class SafetyChecker {
   }
 }
 
-function randomRun(seed: number, steps: number, size: number): { net: Network; checker: SafetyChecker } {
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function randomRun(seed: number, steps: number, size: number): { net: Network; checker: SafetyChecker; readsServed: number } {
+  let readsServed = 0;
   const ids = Array.from({ length: size }, (_, i) => i + 1);
   const net = new Network(ids, { seed, maxSizePerMsg: 64, maxInflightMsgs: 4 });
   const rnd: Rand = seededRand(seed ^ 0x5eed);
   const checker = new SafetyChecker();
   let proposals = 0;
+  const reads = new Map<string, number>();
   for (let step = 0; step < steps; step++) {
     const dice = rnd.intn(100);
     if (dice < 45) {
@@ -66,6 +72,14 @@ function randomRun(seed: number, steps: number, size: number): { net: Network; c
       if (m.appliedIndex > m.storage.snapshot().metadata.index) net.compact(id);
     } else if (dice < 78) {
       net.dropRate = rnd.intn(2) === 0 ? 0 : 0.2;
+    } else if (dice < 83) {
+      // A linearizable read: whatever index it is served at must cover every entry committed before it began.
+      const id = ids[rnd.intn(size)];
+      const ctx = `read-${seed}-${step}`;
+      try {
+        net.get(id).node.readIndex(enc.encode(ctx));
+        reads.set(ctx, Math.max(...ids.map((i) => net.get(i).raft.raftLog.committed)));
+      } catch { /* no leader known: refused, fine */ }
     }
     for (const id of ids) net.processReady(id);
     // Some members take their next Ready now and handle it only after more messages were stepped.
@@ -73,9 +87,19 @@ function randomRun(seed: number, steps: number, size: number): { net: Network; c
     net.deliverSome(rnd.intn(2) === 0 ? 1 : 0.5);
     for (const id of ids) if (rnd.intn(3) > 0) net.processReady(id);
     checker.check(net, step);
+    for (const id of ids) {
+      const m = net.get(id);
+      for (const rs of m.readStates.splice(0)) {
+        const ctx = dec.decode(rs.requestCtx);
+        const floor = reads.get(ctx);
+        if (floor === undefined) checker.violations.push(`step ${step}: member ${id} got a read state for unknown ${ctx}`);
+        else if (rs.index < floor) checker.violations.push(`step ${step}: read ${ctx} served at index ${rs.index} < ${floor} committed before it`);
+        else readsServed++;
+      }
+    }
     if (checker.violations.length > 0) break;
   }
-  return { net, checker };
+  return { net, checker, readsServed };
 }
 
 t.test('the same seed replays the same run; another seed does not', (t) => {
@@ -90,9 +114,11 @@ t.test('the same seed replays the same run; another seed does not', (t) => {
 
 t.test('randomized safety and convergence over many seeds', (t) => {
   let runsWithLeaderChange = 0;
-  for (let seed = 1; seed <= 60; seed++) {
+  let reads = 0;
+  for (let seed = 1; seed <= 100; seed++) {
     const size = seed % 2 === 0 ? 3 : 5;
-    const { net, checker } = randomRun(seed, 600, size);
+    const { net, checker, readsServed } = randomRun(seed, 800, size);
+    reads += readsServed;
     if (checker.violations.length > 0) {
       t.fail(`seed ${seed}: ${checker.violations[0]}`);
       continue;
@@ -117,7 +143,8 @@ t.test('randomized safety and convergence over many seeds', (t) => {
       t.fail(`seed ${seed}: members did not converge: ${net.ids().map((id) => `${id}:${net.data(id).length}`).join(' ')}`);
     }
   }
-  t.ok(runsWithLeaderChange > 20, `leadership changed in ${runsWithLeaderChange} runs (the faults were real)`);
+  t.ok(runsWithLeaderChange > 40, `leadership changed in ${runsWithLeaderChange} runs (the faults were real)`);
+  t.ok(reads > 200, `${reads} linearizable reads were served and checked`);
   t.pass('all seeds checked');
   t.end();
 });
