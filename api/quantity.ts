@@ -35,9 +35,12 @@ const binarySuffixOf = new Map(Object.entries(binarySuffixes).map(([s, e]) => [e
 const NUMBER_AND_SUFFIX = /^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(.*)$/;
 // Exponents beyond this are refused rather than turned into huge BigInts (upstream caps them similarly).
 const MAX_EXPONENT = 1000;
+const MAX_LENGTH = 256;
 
 export function parseQuantity(input: string): Quantity {
   if (typeof input !== 'string') throw new QuantityError(String(input), FORMAT_WRONG);
+  // no real quantity comes close; the cap keeps hostile input from costing a huge BigInt parse
+  if (input.length > MAX_LENGTH) throw new QuantityError(input.slice(0, 32) + '...', `quantities may not be longer than ${MAX_LENGTH} characters`);
   const m = NUMBER_AND_SUFFIX.exec(input);
   if (!m) throw new QuantityError(input, FORMAT_WRONG);
   const [, num, suffix] = m;
