@@ -1,7 +1,7 @@
 // kube-proxy configuration: a KubeProxyConfiguration file (kubeproxy.config.k8s.io/v1alpha1) overlaid by
 // the upstream flags that were given explicitly. Pure: parse and validate, no I/O.
 import { parse as parseYaml } from 'yaml';
-import { isIPv4CIDR } from './servicechangetracker.ts';
+import { isIPv4CIDR } from './ip.ts';
 import { isScheduler, schedulers } from './ipvs/render.ts';
 
 export type ProxyMode = 'iptables' | 'ipvs';

@@ -3,7 +3,7 @@
 // names, so named target ports arrive already resolved by the EndpointSlice controller.
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { EndpointInfo } from './types.ts';
-import { isIPv4 } from './servicechangetracker.ts';
+import { isIPv4 } from './ip.ts';
 
 const serviceNameLabel = 'kubernetes.io/service-name';
 const triggerTimeAnnotation = 'endpoints.kubernetes.io/last-change-trigger-time';

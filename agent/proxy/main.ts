@@ -14,7 +14,7 @@ import { detectVariant } from './iptables/apply.ts';
 import { IptablesBackend } from './iptables/backend.ts';
 import { IpvsBackend, ipvsAvailable } from './ipvs/apply.ts';
 import { startServers } from './server.ts';
-import { inCidr } from './iptables/tracer.ts';
+import { inCidr } from './ip.ts';
 import { defaultNodeInfo } from './types.ts';
 import { ServiceEventRecorder } from './events.ts';
 import type { EventSink } from './events.ts';

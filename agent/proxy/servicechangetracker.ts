@@ -2,6 +2,7 @@
 // as they are now (current). Informer callbacks only call update(); the proxier calls apply() when it syncs.
 import type { V1Service } from '@kubernetes/client-node';
 import type { Protocol, ServicePortInfo } from './types.ts';
+import { isIPv4, isIPv4CIDR } from './ip.ts';
 
 /** Told about a Service (or part of one) the proxy skips, with a message naming what is wrong. */
 export type Warn = (svc: V1Service, message: string) => void;
@@ -9,18 +10,6 @@ export type Warn = (svc: V1Service, message: string) => void;
 interface Change { previous: Map<string, ServicePortInfo>; current: Map<string, ServicePortInfo> }
 
 const defaultAffinitySeconds = 10800;
-
-export function isIPv4(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  const parts = s.split('.');
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-}
-
-export function isIPv4CIDR(s: unknown): s is string {
-  if (typeof s !== 'string') return false;
-  const [ip, bits, extra] = s.split('/');
-  return extra === undefined && isIPv4(ip) && /^\d{1,2}$/.test(bits ?? '') && Number(bits) <= 32;
-}
 
 function validPort(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65535;

@@ -1,6 +1,7 @@
 // A packet tracer for rendered payloads: a small model of iptables-restore --noflush (tables of chains of
 // rules) and of the nat/filter walk a new connection takes. Tests use it to ask "where can this packet go,
 // is it masqueraded, is it rejected" instead of comparing text. Pure: no kernel involved.
+import { inCidr } from '../ip.ts';
 
 export interface Rule {
   text: string;
@@ -198,19 +199,6 @@ export interface Outcome {
   chains: string[];
   /** Share of new connections taking this path (statistic matches), affinity paths counted apart. */
   probability: number;
-}
-
-export function ipToInt(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return (((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]!) >>> 0;
-}
-
-export function inCidr(ip: string, cidr: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  if (bits === 0) return true;
-  const mask = (~0 << (32 - bits)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(base!) & mask) >>> 0);
 }
 
 interface WalkState { prob: number; dst: string; dport: number; mark: number; destination: string | null; affinity?: { name: string; seconds: number }; recentSet: string[]; chains: string[]; terminal: string | null }
