@@ -53,6 +53,8 @@ export class Informer<T extends KubernetesObject> {
   private readonly handlers = new Set<EventHandlers<T>>();
   private readonly backoff: Backoff;
   private rv = '';
+  /** A watch delivered events or ended normally since the last list (tells a routine 410 from a broken server). */
+  private watchedSinceList = false;
   private synced = false;
   private syncWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private abort?: AbortController;
@@ -135,9 +137,12 @@ export class Informer<T extends KubernetesObject> {
         }
         const { expired, events, ms } = await this.watchOnce(signal);
         if (expired) {
-          this.stats.relistsOn410++;
           needList = true;
-        } else if (events === 0 && ms < 1000) {
+          await this.afterExpired(signal);
+          continue;
+        }
+        this.watchedSinceList = true;
+        if (events === 0 && ms < 1000) {
           // The server keeps closing at once: do not spin.
           await sleep(this.backoff.next(), signal);
         } else {
@@ -146,8 +151,12 @@ export class Informer<T extends KubernetesObject> {
       } catch (err) {
         if (signal.aborted) break;
         if (err instanceof ApiError && err.code === 410) {
-          this.stats.relistsOn410++;
           needList = true;
+          try {
+            await this.afterExpired(signal);
+          } catch {
+            break;
+          }
           continue;
         }
         this.stats.errors++;
@@ -162,6 +171,18 @@ export class Informer<T extends KubernetesObject> {
         }
       }
     }
+  }
+
+  /**
+   * A 410 is routine once; a 410 on a watch from the RV we just listed, before any event, means the server
+   * cannot serve its own list RV: report it and back off instead of relisting in a hot loop.
+   */
+  private async afterExpired(signal: AbortSignal): Promise<void> {
+    this.stats.relistsOn410++;
+    if (this.watchedSinceList) return;
+    this.stats.errors++;
+    this.report(new Error(`watch ${this.ref.resource}: 410 Expired right after a list at resourceVersion ${this.rv}`), 'watch');
+    await sleep(this.backoff.next(), signal);
   }
 
   private async listAndReplace(signal: AbortSignal): Promise<void> {
@@ -186,7 +207,7 @@ export class Informer<T extends KubernetesObject> {
       this.emit('delete', gone);
     }
     this.rv = rv;
-    this.backoff.reset();
+    this.watchedSinceList = false;
     if (!this.synced) {
       this.synced = true;
       const waiters = this.syncWaiters;
@@ -232,6 +253,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private apply(ev: WatchEvent<T>): void {
+    this.watchedSinceList = true;
     const obj = ev.object;
     const rv = obj.metadata?.resourceVersion;
     if (ev.type === 'BOOKMARK') {

@@ -281,3 +281,20 @@ t.test('InformerFactory shares one informer per collection and selectors', async
   t.ok(late.hasSynced(), 'informers made after start() are started');
   t.equal(api.listRequests().filter((r) => r.url.pathname === '/api/v1/pods').length, 2, 'two pod lists, not three');
 });
+
+t.test('a server that expires the RV it just listed is reported, not relisted in a hot loop', async (t) => {
+  const { api, inf, log } = await setup(t);
+  api.expireEveryWatch = true;
+  inf.start();
+  await inf.waitForSync();
+  await until(() => log.errors.length >= 2, 'two reports');
+  t.match((log.errors[0]!.err as Error).message, /410 Expired right after a list at resourceVersion \d+/);
+  t.equal(log.errors[0]!.phase, 'watch');
+  t.ok(inf.stats.lists >= 2, 'it keeps relisting (with backoff)');
+  api.expireEveryWatch = false;
+  const reports = log.errors.length;
+  await until(() => api.openWatches() === 1, 'watching again once the server recovers');
+  api.put(PODS, pod('a'));
+  await until(() => log.events.includes('add a'), 'events flow');
+  t.ok(log.errors.length <= reports + 1);
+});
