@@ -2,6 +2,7 @@
 // config together. Every trigger (API update, runtime change, probe result, back-off expiry, periodic
 // resync) ends up as workers.update(uid); the worker runs syncPod for the newest desired pod.
 import type { V1Pod } from '@kubernetes/client-node';
+import path from 'node:path';
 import type { RuntimeService } from '../cri/types.ts';
 import { ProbeManager } from '../probes/manager.ts';
 import type { KubeletApi } from './api.ts';
@@ -225,8 +226,9 @@ export class Kubelet {
   }
 
   private async writeCni(podCIDR: string): Promise<void> {
+    // IPAM leases live under the kubelet's root dir: per node, and gone with it.
     const changed = await writeCniConfig({ confDir: this.config.cniConfDir!, podCIDR, bridge: this.config.cniBridge,
-      ipMasq: this.config.cniIpMasq });
+      ipMasq: this.config.cniIpMasq, ipamDataDir: path.join(this.config.rootDir, 'cni', 'networks') });
     if (changed) this.log('wrote CNI config', { podCIDR, dir: this.config.cniConfDir });
   }
 
