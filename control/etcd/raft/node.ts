@@ -137,7 +137,13 @@ export class RawNode {
     validateMessage(m, this.raft.id);
     if (LOCAL_MESSAGES.has(m.type)) return false;
     if (RESPONSE_MESSAGES.has(m.type) && !this.raft.prs.progress.has(m.from)) return false;
-    this.raft.step(m);
+    try {
+      this.raft.step(m);
+    } catch (err) {
+      // Only a peer violating Raft's guarantees (e.g. rewriting committed entries) gets here; the checks run
+      // before any state changes, so refuse the message and keep serving.
+      throw new InvalidMessageError(`${m.type} from ${m.from} violates the protocol: ${(err as Error).message}`);
+    }
     return true;
   }
 

@@ -3,7 +3,7 @@
 // in `msgs`, `readStates` and the log's unstable part, which RawNode (node.ts) packs into a Ready.
 // Each role installs its own tick function (election timer or heartbeat timer) and step function.
 import { decodeConfChange } from './confchange.ts';
-import { ProposalDroppedError, RaftConfigError } from './errors.ts';
+import { CompactedError, ProposalDroppedError, RaftConfigError } from './errors.ts';
 import { RaftLog } from './log.ts';
 import { Progress, ProgressTracker } from './progress.ts';
 import type { Rand } from './rand.ts';
@@ -238,8 +238,14 @@ export class Raft {
     try {
       prevTerm = this.raftLog.term(prevIndex);
       ents = this.raftLog.entries(pr.next, this.maxMsgSize);
-    } catch {
-      return this.maybeSendSnapshot(to, pr);
+    } catch (err) {
+      if (err instanceof CompactedError) return this.maybeSendSnapshot(to, pr);
+      // next points past our log: a response we should not have trusted. Probe again from our end.
+      this.logEvent(`progress of ${to} (${pr}) is past our last index ${this.raftLog.lastIndex()}; probing again`);
+      pr.match = Math.min(pr.match, this.raftLog.lastIndex());
+      pr.becomeProbe();
+      pr.next = Math.min(pr.next, this.raftLog.lastIndex() + 1);
+      return false;
     }
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send(message({
@@ -257,7 +263,10 @@ export class Raft {
     } catch {
       return false; // temporarily unavailable: retried on the next heartbeat response
     }
-    if (snap.metadata.index === 0) throw new Error('raft: need a non-empty snapshot to catch up a member');
+    if (snap.metadata.index === 0) {
+      this.logEvent(`cannot catch up ${to}: its entries are compacted but there is no snapshot yet`);
+      return false;
+    }
     this.logEvent(`sends snapshot at index ${snap.metadata.index} to ${to} (${pr})`);
     pr.becomeSnapshot(snap.metadata.index);
     this.send(message({ type: 'MsgSnap', to, snapshot: snap }));
