@@ -7,6 +7,8 @@ export interface RunnerOptions {
   /** First retry delay after a failure; doubles up to maxIntervalMs. */
   backoffMs?: number;
   now?: () => number;
+  /** Told about each delay chosen after a run: 'retry' after a failure, 'periodic' after a success. */
+  onSchedule?: (delayMs: number, why: 'retry' | 'periodic') => void;
 }
 
 export class BoundedFrequencyRunner {
@@ -22,7 +24,7 @@ export class BoundedFrequencyRunner {
 
   constructor(fn: () => Promise<void>, opts: RunnerOptions) {
     this.fn = fn;
-    this.opts = { backoffMs: 1000, now: Date.now, ...opts };
+    this.opts = { backoffMs: 1000, now: Date.now, onSchedule: () => {}, ...opts };
   }
 
   /** Start the periodic runs (first run right away). */
@@ -68,10 +70,13 @@ export class BoundedFrequencyRunner {
     this.running = null;
     if (ok) {
       this.failures = 0;
+      this.opts.onSchedule(this.opts.maxIntervalMs, 'periodic');
       this.schedule(this.opts.maxIntervalMs);
     } else {
       this.failures++;
-      this.schedule(Math.min(this.opts.maxIntervalMs, this.opts.backoffMs * 2 ** (this.failures - 1)));
+      const delay = Math.min(this.opts.maxIntervalMs, this.opts.backoffMs * 2 ** (this.failures - 1));
+      this.opts.onSchedule(delay, 'retry');
+      this.schedule(delay);
     }
     if (this.again) { this.again = false; this.run(); }
   }
