@@ -47,6 +47,15 @@ export function createServer(opts: ServerOptions): ApiServer {
     bodyLimit: maxBodyBytes,
     logger: false,
     return503OnClosing: false,
+    exposeHeadRoutes: false,
+    // malformed HTTP still gets a Status, then the connection is closed
+    clientErrorHandler: (err: Error & { code?: string }, socket: import('node:net').Socket) => {
+      if (socket.writable && !socket.destroyed) {
+        const body = JSON.stringify(toStatus(err.code === 'HPE_HEADER_OVERFLOW' ? new ApiError('RequestEntityTooLarge', 'request headers are too large') : errors.badRequest(`malformed HTTP request: ${err.code ?? err.message}`)));
+        const code = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${code}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+    },
     // our own query parsing (URLSearchParams keeps repeated keys)
     routerOptions: { maxParamLength: 1_000_000, querystringParser: () => ({}) },
     frameworkErrors: (err: unknown, _req: FastifyRequest, reply: FastifyReply) => { void sendStatus(reply, badFrameworkError(err)); },
@@ -64,6 +73,10 @@ export function createServer(opts: ServerOptions): ApiServer {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
   app.setErrorHandler((err, _req, reply) => { void sendStatus(reply, badFrameworkError(err)); });
+  // one route for every method so bodies are always read off the connection (keep-alive stays in sync)
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+  app.route({ method: methods, url: '/', handler: (req, reply) => route(req, reply) });
+  app.route({ method: methods, url: '/*', handler: (req, reply) => route(req, reply) });
   app.setNotFoundHandler((req, reply) => { void route(req, reply); });
 
   function badFrameworkError(err: unknown): ApiError {

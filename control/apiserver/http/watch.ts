@@ -34,6 +34,7 @@ export function serveWatch(store: ResourceStore, req: WatchRequest, res: ServerR
     'Transfer-Encoding': 'chunked',
     'Cache-Control': 'no-cache, private',
   });
+  res.flushHeaders(); // clients wait for headers before reading events; a quiet watch must not look hung
   let closed = false;
   let lastRv = Number(req.resourceVersion) || 0;
   let firstTable = true;

@@ -125,7 +125,8 @@ export class ResourceStore {
     try {
       res = await this.store.list(scope, { from, revision, limit, filter: sel.empty ? undefined : (o) => sel.matches(o) });
     } catch (err) {
-      if (err instanceof Error && /future revision/i.test(err.message)) throw errors.timeout(`Too large resource version: ${revision}, current: unknown`);
+      // upstream answers 504 here; a revision from the future is the client's mistake, and no input may be a 5xx
+      if (err instanceof Error && /future revision/i.test(err.message)) throw errors.badRequest(`Too large resource version: ${revision}, current: ${this.cache.revision}`);
       if (err instanceof Error && /compacted/i.test(err.message) && !opts.continue) throw errors.expired(`too old resource version: ${revision}`);
       throw err;
     }
