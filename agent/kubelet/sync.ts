@@ -58,6 +58,8 @@ interface PodState {
   /** Containers a liveness/startup failure asked to restart: id -> message. */
   unhealthy: Map<string, string>;
   sandboxConfig?: PodSandboxConfig;
+  /** Whether this sync changed anything in the runtime (if not, the relist it started from is still current). */
+  mutated: boolean;
 }
 
 const DEFAULT_GRACE_SECONDS = 30;
@@ -80,7 +82,7 @@ export class PodSyncer {
 
   private state(uid: string): PodState {
     let s = this.states.get(uid);
-    if (!s) this.states.set(uid, (s = { waiting: new Map(), unhealthy: new Map() }));
+    if (!s) this.states.set(uid, (s = { waiting: new Map(), unhealthy: new Map(), mutated: false }));
     return s;
   }
 
@@ -116,10 +118,11 @@ export class PodSyncer {
     const st = this.state(uid);
     st.waiting = new Map();
     st.podMessage = undefined;
+    st.mutated = false;
     try {
       await this.step(pod, rt, st);
     } finally {
-      rt = await this.d.inspector.inspectPod(uid);
+      if (st.mutated) rt = await this.d.inspector.inspectPod(uid);
       // Probe workers first, so that a container with a readiness probe is not reported ready before its first result.
       this.syncProbes(pod, rt);
       const status = this.report(pod, rt);
@@ -159,13 +162,15 @@ export class PodSyncer {
       const everRan = rt.containers.some((c) => c.kind === 'app');
       if (everRan && policy === 'Never') return; // nothing will run again
       // Containers left in a dead sandbox are stopped before a fresh one is made.
+      st.mutated = true;
       await this.killPod(pod, rt, 0);
       const attempt = rt.sandboxes.length ? rt.sandboxes[0]!.attempt + 1 : 0;
       const cfg = sandboxConfig(pod, { logRoot: this.d.config.logRoot, cgroupRoot: this.d.config.cgroupRoot,
         clusterDNS: this.d.config.clusterDNS, clusterDomain: this.d.config.clusterDomain, attempt });
       await mkdir(cfg.log_directory!, { recursive: true });
+      let id: string;
       try {
-        await this.sandboxLimiter.run(() => this.d.runtime.runPodSandbox(cfg));
+        id = await this.sandboxLimiter.run(() => this.d.runtime.runPodSandbox(cfg));
       } catch (err) {
         const message = `Failed to create pod sandbox: ${(err as Error).message}`;
         st.podMessage = { reason: 'FailedCreatePodSandBox', message };
@@ -174,9 +179,10 @@ export class PodSyncer {
         return;
       }
       st.sandboxConfig = cfg;
-      rt = await this.d.inspector.inspectPod(uid);
-      sandbox = rt.sandboxes.find((s) => s.state === 'SANDBOX_READY');
-      if (!sandbox) return;
+      const sbStatus = await this.d.runtime.podSandboxStatus(id);
+      sandbox = { id, attempt, state: sbStatus.state, createdAt: BigInt(sbStatus.created_at || 0), ip: sbStatus.network?.ip ?? '' };
+      rt = { ...rt, sandboxes: [sandbox, ...rt.sandboxes] };
+      if (sandbox.state !== 'SANDBOX_READY') return;
     }
     if (!st.sandboxConfig || st.sandboxConfig.metadata.attempt !== sandbox.attempt) {
       st.sandboxConfig = sandboxConfig(pod, { logRoot: this.d.config.logRoot, cgroupRoot: this.d.config.cgroupRoot,
@@ -222,11 +228,13 @@ export class PodSyncer {
         const why = st.unhealthy.get(cur.id);
         if (why === undefined) continue;
         st.unhealthy.delete(cur.id);
+        st.mutated = true;
         this.d.events.pod(pod, 'Normal', 'Killing', `Container ${c.name} failed liveness probe, will be restarted`, `spec.containers{${c.name}}`);
         await this.killContainer(pod, c, cur.id, pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS);
         cur = { ...cur, state: 'CONTAINER_EXITED', exitCode: 137, finishedAt: BigInt(this.now()) * 1_000_000n };
       }
       if (cur?.state === 'CONTAINER_CREATED') {
+        st.mutated = true;
         await this.d.runtime.removeContainer(cur.id).catch(() => {});
         cur = undefined;
       }
@@ -238,7 +246,7 @@ export class PodSyncer {
       }
       await this.startContainer(ctx, c, 'app', nextAttempt(inst));
     }
-    await this.pruneDeadContainers(rt);
+    if (await this.pruneDeadContainers(rt)) st.mutated = true;
   }
 
   /** Back-off between restarts: 10 s doubling to 5 min. Returns false (and notes CrashLoopBackOff) while waiting. */
@@ -305,6 +313,7 @@ export class PodSyncer {
   ): Promise<void> {
     const { pod, sandbox, st } = ctx;
     const uid = pod.metadata?.uid ?? '';
+    st.mutated = true;
     const field = `spec.${kind === 'init' ? 'initContainers' : 'containers'}{${c.name}}`;
     if (!(await this.ensureImage(pod, c, st))) return;
     let cfg;
@@ -417,14 +426,19 @@ export class PodSyncer {
   }
 
   /** Keep the newest two instances of each container (the current one and the previous for logs). */
-  private async pruneDeadContainers(rt: PodRuntime): Promise<void> {
+  private async pruneDeadContainers(rt: PodRuntime): Promise<boolean> {
+    let removed = false;
     const seen = new Map<string, number>();
     for (const c of rt.containers) {
       const k = `${c.kind}/${c.name}`;
       const n = (seen.get(k) ?? 0) + 1;
       seen.set(k, n);
-      if (n > 2 && c.state === 'CONTAINER_EXITED') await this.d.runtime.removeContainer(c.id).catch(() => {});
+      if (n > 2 && c.state === 'CONTAINER_EXITED') {
+        removed = true;
+        await this.d.runtime.removeContainer(c.id).catch(() => {});
+      }
     }
+    return removed;
   }
 }
 
