@@ -45,7 +45,10 @@ export interface WalOptions {
 }
 
 export interface OpenOptions extends WalOptions {
-  /** Index of the snapshot the state machine is restored from: only entries after it are returned. */
+  /**
+   * Index of the snapshot the state machine is restored from: only entries after it are returned, and open
+   * fails if the WAL does not reach back to it. Without it, every entry the WAL holds is returned.
+   */
   snapshotIndex?: number;
 }
 
@@ -53,7 +56,7 @@ export interface Replay {
   metadata: Uint8Array;
   /** Latest HardState written, or all zeros if none. */
   hardState: HardState;
-  /** Entries after snapshotIndex, with later writes of an index replacing earlier ones (log truncation). */
+  /** Entries (after snapshotIndex, if given), later writes of an index replacing earlier ones (log truncation). */
   entries: Entry[];
   /** Snapshot markers found, oldest first. */
   snapshots: SnapshotMarker[];
@@ -254,7 +257,7 @@ export class WAL {
       if (isLast) tailSize = off;
     }
     replay.metadata = metadata ?? new Uint8Array(0);
-    replay.entries = entriesAfter(replay.entries, snapshotIndex, dir);
+    if (opts.snapshotIndex !== undefined) replay.entries = entriesAfter(replay.entries, snapshotIndex, dir);
     const last = segs[segs.length - 1];
     const file = await open(join(dir, last.name), 'r+');
     const wal = new WAL(dir, replay.metadata, segs, file, tailSize, lastIndex, replay.hardState, opts);
