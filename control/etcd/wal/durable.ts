@@ -102,6 +102,11 @@ export class RaftDisk {
     if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
+    if (rd.snapshot) {
+      // The received snapshot replaces everything before it, on disk too.
+      await this.wal.releaseTo(rd.snapshot.metadata.index);
+      await this.snapshotter.purge(this.keepSnapshots);
+    }
   }
 
   /**
