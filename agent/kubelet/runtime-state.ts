@@ -48,7 +48,7 @@ export class RuntimeInspector {
       this.runtime.listPodSandbox({ label_selector: { [LABEL_MANAGED]: 'true' } }),
       this.runtime.listContainers({ label_selector: { [LABEL_MANAGED]: 'true' } }),
     ]);
-    return this.assemble(sandboxes, containers);
+    return this.assemble(sandboxes, containers, true);
   }
 
   async inspectPod(uid: string): Promise<PodRuntime> {
@@ -62,6 +62,7 @@ export class RuntimeInspector {
   private async assemble(
     sandboxes: Awaited<ReturnType<RuntimeService['listPodSandbox']>>,
     containers: Awaited<ReturnType<RuntimeService['listContainers']>>,
+    complete = false,
   ): Promise<Map<string, PodRuntime>> {
     const pods = new Map<string, PodRuntime>();
     const pod = (uid: string) => {
@@ -114,8 +115,11 @@ export class RuntimeInspector {
       }
       pod(uid).containers.push(value);
     }));
-    for (const id of this.sandboxCache.keys()) if (!seenS.has(id)) this.sandboxCache.delete(id);
-    for (const id of this.containerCache.keys()) if (!seenC.has(id)) this.containerCache.delete(id);
+    // Only a full relist shows what is gone; a one-pod inspect must not evict other pods' entries.
+    if (complete) {
+      for (const id of this.sandboxCache.keys()) if (!seenS.has(id)) this.sandboxCache.delete(id);
+      for (const id of this.containerCache.keys()) if (!seenC.has(id)) this.containerCache.delete(id);
+    }
     for (const p of pods.values()) {
       p.sandboxes.sort((a, b) => b.attempt - a.attempt || Number(b.createdAt - a.createdAt));
       p.containers.sort((a, b) => b.attempt - a.attempt || Number(b.createdAt - a.createdAt));
