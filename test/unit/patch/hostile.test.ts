@@ -78,3 +78,20 @@ t.test('"__proto__" is an ordinary key (a valid ConfigMap data key)', async (t) 
   t.equal(JSON.stringify(applied.data), '{"__proto__":"y"}');
   t.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+t.test('big lists stay linear: 20,000 keyed elements through SMP and server-side apply', async (t) => {
+  const g = { group: '', version: 'v1', kind: 'Pod' };
+  const n = 20000;
+  const containers = Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: 'i' }));
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers } };
+  const patched = applyPatch('application/strategic-merge-patch+json', pod, Buffer.from(JSON.stringify({ spec: {
+    '$setElementOrder/containers': containers.map((c) => ({ name: c.name })),
+    containers: containers.map((c, i) => (i % 2 ? { name: c.name, image: 'j' } : { name: c.name, $patch: 'delete' })),
+  } })), { gvk: g }) as any;
+  t.equal(patched.spec.containers.length, n / 2);
+  t.same(patched.spec.containers[0], { name: 'c1', image: 'j' });
+  const created = applyPatch('application/apply-patch+yaml', undefined, Buffer.from(JSON.stringify(pod)), { gvk: g, fieldManager: 'm' });
+  const shrunk = applyPatch('application/apply-patch+yaml', created,
+    Buffer.from(JSON.stringify({ ...pod, spec: { containers: [{ name: 'c7', image: 'i' }] } })), { gvk: g, fieldManager: 'm' }) as any;
+  t.same(shrunk.spec.containers, [{ name: 'c7', image: 'i' }]);
+});

@@ -128,20 +128,6 @@ export function isMembership(path: Path): boolean {
   return last.startsWith('k:') || last.startsWith('v:');
 }
 
-/** Deletes the value at a path (a field, a keyed element, a set value). */
-export function removeAt(obj: JsonObject, path: Path): void {
-  const parent = valueAt(obj, path.slice(0, -1));
-  if (!parent.found) return;
-  const last = path[path.length - 1];
-  const container = parent.value;
-  if (last.startsWith('f:') && isObject(container)) { if (Object.hasOwn(container, last.slice(2))) delete container[last.slice(2)]; return; }
-  if (!Array.isArray(container)) return;
-  const target = valueAt(obj, path);
-  if (!target.found) return;
-  const at = container.indexOf(target.value as Json);
-  if (at >= 0) container.splice(at, 1);
-}
-
 /** ".spec.template.spec.containers[name=\"web\"].image", as upstream prints conflict fields. */
 export function pathString(path: Path): string {
   return path.map((el) => {
@@ -191,11 +177,64 @@ export function fromFieldsV1(tree: Json): FieldSet {
   return set;
 }
 
-/** True when some path in `set` is `path` itself or lies below it. */
-export function ownsAtOrBelow(set: FieldSet, path: Path): boolean {
-  const prefix = pathKey(path);
-  for (const k of set.keys()) if (k === prefix || k.startsWith(prefix + SEP)) return true;
-  return false;
+/** Every path of the sets and every ancestor of one, for "does anyone own this or something below it". */
+export function prefixesOf(...sets: FieldSet[]): Set<string> {
+  const out = new Set<string>();
+  for (const set of sets) {
+    for (const path of set.values()) {
+      let key = '';
+      for (let i = 0; i < path.length; i++) {
+        key = i === 0 ? path[0] : key + SEP + path[i];
+        out.add(key);
+      }
+    }
+  }
+  return out;
+}
+
+type RemovalNode = Map<string, RemovalNode | true>;
+
+/** Removes many paths in one walk of the object (linear, however many elements a list has). */
+export function removePaths(obj: JsonObject, paths: Path[]): void {
+  const root: RemovalNode = new Map();
+  for (const path of paths) {
+    let node = root;
+    for (let i = 0; i < path.length; i++) {
+      const existing = node.get(path[i]);
+      if (existing === true) break; // an ancestor goes already
+      if (i === path.length - 1) { node.set(path[i], true); break; }
+      let next = existing;
+      if (!next) { next = new Map(); node.set(path[i], next); }
+      node = next;
+    }
+  }
+  removeWalk(obj, root);
+}
+
+function removeWalk(value: Json, node: RemovalNode): void {
+  if (isObject(value)) {
+    for (const [el, child] of node) {
+      if (!el.startsWith('f:')) continue;
+      const k = el.slice(2);
+      if (!Object.hasOwn(value, k)) continue;
+      if (child === true) delete value[k];
+      else removeWalk(value[k], child);
+    }
+    return;
+  }
+  if (!Array.isArray(value)) return;
+  const firstKeyed = [...node.keys()].find((el) => el.startsWith('k:'));
+  const keys = firstKeyed ? Object.keys(JSON.parse(firstKeyed.slice(2)) as JsonObject) : [];
+  const kept: Json[] = [];
+  for (const e of value) {
+    const key = keys.length ? elementKey(keys, e) : undefined;
+    const child = node.get(key ? keyElement(key) : `v:${JSON.stringify(e)}`);
+    if (child === true) continue;
+    if (child) removeWalk(e, child);
+    kept.push(e);
+  }
+  value.length = 0;
+  for (const e of kept) value.push(e);
 }
 
 export { structs };

@@ -6,7 +6,7 @@ import { ApiError, errors, type Cause } from '../../../../api/errors.ts';
 import { isObject, deepClone, getOwn, setOwn, type Json, type JsonObject } from '../body.ts';
 import { childSchema, fieldMeta, schemaForKind, type FieldMeta, type SchemaNode } from '../strategic/schema.ts';
 import {
-  elementKey, fieldSetOf, isMembership, listKind, ownsAtOrBelow, pathKey, pathString, removeAt, rootSchema, sameValue, type FieldSet, type Path,
+  elementKey, fieldSetOf, isMembership, listKind, pathKey, pathString, prefixesOf, removePaths, rootSchema, sameValue, type FieldSet, type Path,
 } from './fieldpath.ts';
 import { describeManager, now, readEntries, sameOwner, writeEntries, type ManagerEntry } from './managed.ts';
 
@@ -145,12 +145,9 @@ export function applyServerSide(current: object | undefined, body: Buffer, opts:
 
   // fields this manager applied before and no longer applies go away, unless someone else owns them
   const previous = entries.find(mine)?.set ?? new Map<string, Path>();
-  const others: FieldSet = new Map();
-  for (const e of entries) if (!mine(e)) for (const [k, p] of e.set) others.set(k, p);
-  const dropped = [...previous].filter(([k]) => !applied.has(k)).map(([, p]) => p)
-    .filter((p) => !ownsAtOrBelow(others, p) && !ownsAtOrBelow(applied, p))
-    .sort((a, b) => a.length - b.length); // parents first: a removed element takes its fields along
-  for (const p of dropped) removeAt(merged, p);
+  const stillOwned = prefixesOf(applied, ...entries.filter((e) => !mine(e)).map((e) => e.set));
+  const dropped = [...previous].filter(([k]) => !stillOwned.has(k)).map(([, p]) => p);
+  removePaths(merged, dropped);
 
   const entry: ManagerEntry = { manager, operation: 'Apply', apiVersion: apiVersionOf(opts.gvk), time: now(), set: applied };
   const at = entries.findIndex(mine);

@@ -13,7 +13,8 @@ const SET_ORDER_PREFIX = '$setElementOrder/';
 const DELETE_PRIMITIVE_PREFIX = '$deleteFromPrimitiveList/';
 
 const bad = (msg: string) => errors.badRequest(msg);
-const show = (v: unknown) => JSON.stringify(v);
+/** JSON for error messages, cut short: a hostile patch must not become a megabyte of error text */
+const show = (v: unknown) => { const j = JSON.stringify(v) ?? String(v); return j.length > 200 ? `${j.slice(0, 200)}...` : j; };
 
 /** Applies a parsed strategic merge patch to a copy of `original`. Throws BadRequest on malformed patches. */
 export function strategicMerge(original: JsonObject, patch: JsonObject, schema: SchemaNode | undefined): JsonObject {
@@ -46,7 +47,8 @@ function mergeMap(original: JsonObject | undefined, patchIn: JsonObject, schema:
     if (value === null) { if (Object.hasOwn(out, key)) delete out[key]; continue; }
     const current = getOwn(out, key);
     if (deleteList) {
-      if (Array.isArray(current)) setOwn(out, key, current.filter((v) => !(value as Json[]).some((d) => d === v)));
+      const drop = new Set(value as Json[]);
+      if (Array.isArray(current)) setOwn(out, key, current.filter((v) => !drop.has(v)));
       continue;
     }
     const meta = fieldMeta(schema, key);
@@ -115,17 +117,18 @@ function mergeList(original: Json[], patch: Json[], meta: FieldMeta): Json[] {
   let patchItems = patch;
   let merged: Json[];
   if (kind === 'primitive') {
-    merged = [];
-    for (const v of [...original, ...patch]) if (!merged.includes(v)) merged.push(v);
+    merged = [...new Set([...original, ...patch])];
   } else {
     if (!mergeKey) throw bad(`cannot merge lists of maps without a merge key: ${show(patch)}`);
     [server, patchItems] = applyListDirectives(original, patch, mergeKey);
     merged = [...server];
+    const at = positions(merged, mergeKey, 'map');
     for (const item of patchItems) {
       const p = requireKey(item, mergeKey);
-      const at = merged.findIndex((e) => isObject(e) && e[mergeKey] === p[mergeKey]);
-      if (at >= 0) merged[at] = mergeMap(merged[at] as JsonObject, p, childSchema(meta));
-      else merged.push(mergeMap(undefined, p, childSchema(meta)));
+      const i = at.get(p[mergeKey]);
+      if (i !== undefined) { merged[i] = mergeMap(merged[i] as JsonObject, p, childSchema(meta)); continue; }
+      at.set(p[mergeKey], merged.length);
+      merged.push(mergeMap(undefined, p, childSchema(meta)));
     }
   }
   return orderList(merged, patchItems, server, mergeKey, kind ?? 'primitive');
@@ -133,15 +136,14 @@ function mergeList(original: Json[], patch: Json[], meta: FieldMeta): Json[] {
 
 /** Handles {"$patch":"delete",key} and {"$patch":"replace"} elements; returns [original, patch] without them. */
 function applyListDirectives(original: Json[], patch: Json[], mergeKey: string): [Json[], Json[]] {
-  let server = original;
   const plain: Json[] = [];
+  const deleted = new Set<Json>();
   let replace = false;
   for (const item of patch) {
     if (!isObject(item) || !Object.hasOwn(item, DIRECTIVE)) { plain.push(item); continue; }
     const directive = item[DIRECTIVE];
     if (directive === 'delete') {
-      const key = requireKey(item, mergeKey)[mergeKey];
-      server = server.filter((e) => !(isObject(e) && e[mergeKey] === key));
+      deleted.add(requireKey(item, mergeKey)[mergeKey]);
     } else if (directive === 'replace') {
       replace = true;
     } else if (directive === 'merge') {
@@ -150,34 +152,42 @@ function applyListDirectives(original: Json[], patch: Json[], mergeKey: string):
       throw bad(`unknown patch type: ${show(directive)} in map: ${show(item)}`);
     }
   }
-  return replace ? [plain, []] : [server, plain];
+  if (replace) return [plain, []];
+  const server = deleted.size ? original.filter((e) => !(isObject(e) && deleted.has(e[mergeKey]))) : original;
+  return [server, plain];
 }
 
-function indexIn(list: Json[], item: Json, mergeKey: string, kind: ElementKind): number {
-  if (kind === 'map') {
-    const key = (item as JsonObject)[mergeKey];
-    return list.findIndex((e) => isObject(e) && e[mergeKey] === key);
-  }
-  return list.indexOf(item);
+/** The identity of a list element: its merge key value, or the value itself for primitives. */
+const identity = (item: Json, mergeKey: string, kind: ElementKind): Json | undefined =>
+  kind === 'map' ? (isObject(item) && Object.hasOwn(item, mergeKey) ? item[mergeKey] : undefined) : item;
+
+/** First position of each identity in a list, so ordering stays linear on big lists. */
+function positions(list: Json[], mergeKey: string, kind: ElementKind): Map<Json | undefined, number> {
+  const out = new Map<Json | undefined, number>();
+  list.forEach((e, i) => { const id = identity(e, mergeKey, kind); if (!out.has(id)) out.set(id, i); });
+  return out;
 }
 
 /** Splits merged items into those named by `order` and the server-only rest, and interleaves them like upstream. */
 function orderList(merged: Json[], order: Json[], serverOrder: Json[], mergeKey: string, kind: ElementKind): Json[] {
   if (kind === 'map') for (const item of [...merged, ...order]) requireKey(item, mergeKey);
-  const inOrder = (item: Json) => indexIn(order, item, mergeKey, kind) >= 0;
-  const sortBy = (list: Json[], by: Json[]) =>
-    list.map((item, i) => ({ item, i, at: indexIn(by, item, mergeKey, kind) }))
+  const orderAt = positions(order, mergeKey, kind);
+  const serverAt = positions(serverOrder, mergeKey, kind);
+  const at = (where: Map<Json | undefined, number>, item: Json) => where.get(identity(item, mergeKey, kind)) ?? -1;
+  const inOrder = (item: Json) => at(orderAt, item) >= 0;
+  const sortBy = (list: Json[], by: Map<Json | undefined, number>) =>
+    list.map((item, i) => ({ item, i, at: at(by, item) }))
       .sort((a, b) => a.at - b.at || a.i - b.i).map((x) => x.item);
-  const patchItems = sortBy(merged.filter(inOrder), order);
-  const serverOnly = sortBy(merged.filter((x) => !inOrder(x)), serverOrder);
+  const patchItems = sortBy(merged.filter(inOrder), orderAt);
+  const serverOnly = sortBy(merged.filter((x) => !inOrder(x)), serverAt);
   const out: Json[] = [];
   let i = 0;
   let j = 0;
   while (i < serverOnly.length || j < patchItems.length) {
     if (j >= patchItems.length) { out.push(serverOnly[i++]); continue; }
     if (i >= serverOnly.length) { out.push(patchItems[j++]); continue; }
-    const li = indexIn(serverOrder, serverOnly[i], mergeKey, kind);
-    const ri = indexIn(serverOrder, patchItems[j], mergeKey, kind);
+    const li = at(serverAt, serverOnly[i]);
+    const ri = at(serverAt, patchItems[j]);
     if (li >= 0 && ri >= 0 && li < ri) out.push(serverOnly[i++]);
     else out.push(patchItems[j++]);
   }
@@ -214,9 +224,10 @@ function applySetElementOrder(out: JsonObject, patch: JsonObject, schema: Schema
 
 function checkPatchFollowsOrder(patchList: Json[], order: Json[], mergeKey: string, kind: ElementKind): void {
   let last = -1;
+  const orderAt = positions(order, mergeKey, kind);
   for (const item of patchList) {
     if (isObject(item) && Object.hasOwn(item, DIRECTIVE)) continue;
-    const at = indexIn(order, item, mergeKey, kind);
+    const at = orderAt.get(identity(item, mergeKey, kind)) ?? -1;
     if (at < last || at < 0) {
       throw bad(`The order in patch list: ${show(patchList)} doesn't match $setElementOrder list: ${show(order)}`);
     }
