@@ -10,6 +10,7 @@ export interface ServiceSpecLite {
   type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   externalIPs?: string[];
   loadBalancerIPs?: string[];
+  loadBalancerSourceRanges?: string[];
   affinitySeconds?: number;
   externalTrafficPolicy?: 'Cluster' | 'Local';
   internalTrafficPolicy?: 'Cluster' | 'Local';
@@ -22,6 +23,7 @@ export function makeService(s: ServiceSpecLite): V1Service {
     spec: {
       type: s.type ?? 'ClusterIP', clusterIP: s.clusterIP, clusterIPs: [s.clusterIP], ports: s.ports,
       externalIPs: s.externalIPs,
+      loadBalancerSourceRanges: s.loadBalancerSourceRanges,
       sessionAffinity: s.affinitySeconds ? 'ClientIP' : 'None',
       sessionAffinityConfig: s.affinitySeconds ? { clientIP: { timeoutSeconds: s.affinitySeconds } } : undefined,
       externalTrafficPolicy: s.externalTrafficPolicy, internalTrafficPolicy: s.internalTrafficPolicy,

@@ -3,11 +3,12 @@
 // the chains of the changed service ports, plus the shared chains whose content differs from the last sync.
 import type { EndpointInfo, NodeInfo, ProxyState, ServicePortInfo } from '../types.ts';
 import { categorize } from '../endpointschangetracker.ts';
-import { endpointChain, externalChain, localServiceChain, serviceChain } from '../hash.ts';
+import { endpointChain, externalChain, firewallChain, localServiceChain, serviceChain } from '../hash.ts';
 
 export const chains = {
   services: 'KUBE-SERVICES',
   externalServices: 'KUBE-EXTERNAL-SERVICES',
+  firewall: 'KUBE-PROXY-FIREWALL',
   nodePorts: 'KUBE-NODEPORTS',
   postrouting: 'KUBE-POSTROUTING',
   markMasq: 'KUBE-MARK-MASQ',
@@ -24,6 +25,9 @@ export const jumpRules: JumpRule[] = [
   { table: 'filter', chain: 'FORWARD', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
   { table: 'filter', chain: 'OUTPUT', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', chains.services] },
   { table: 'filter', chain: 'FORWARD', args: ['-m', 'comment', '--comment', 'kubernetes forwarding rules', '-j', chains.forward] },
+  { table: 'filter', chain: 'INPUT', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes load balancer firewall', '-j', chains.firewall] },
+  { table: 'filter', chain: 'FORWARD', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes load balancer firewall', '-j', chains.firewall] },
+  { table: 'filter', chain: 'OUTPUT', args: ['-m', 'conntrack', '--ctstate', 'NEW', '-m', 'comment', '--comment', 'kubernetes load balancer firewall', '-j', chains.firewall] },
 ];
 
 export interface RenderOptions {
@@ -103,6 +107,7 @@ interface ServiceRender {
   natNodePorts: string[];
   filterServices: string[];
   filterExternal: string[];
+  filterFirewall: string[];
 }
 
 /**
@@ -124,6 +129,7 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
   const natNodePorts: string[] = [];
   const filterServices: string[] = [];
   const filterExternal: string[] = [];
+  const filterFirewall: string[] = [];
   const p = proto(svc.protocol);
   const { cluster, local } = categorize(all);
   const hasExternal = svc.nodePort !== 0 || svc.externalIPs.length > 0 || svc.loadBalancerIPs.length > 0;
@@ -157,9 +163,15 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
 
   // External addresses: externalIPs, load balancer IPs, node ports.
   const [extWhy, extTarget] = svc.externalPolicyLocal && hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
+  // LoadBalancer source ranges: load balancer traffic goes through KUBE-FW, which passes allowed sources to
+  // KUBE-EXT; anything else is not DNATed and so meets the DROP in filter KUBE-PROXY-FIREWALL (as upstream).
+  const fwChain = firewallChain(svc.key, p);
+  const usesFirewall = svc.loadBalancerSourceRanges.length > 0 && svc.loadBalancerIPs.length > 0;
   for (const [ips, what] of [[svc.externalIPs, 'external IP'], [svc.loadBalancerIPs, 'loadbalancer IP']] as const) {
+    const isLB = what === 'loadbalancer IP';
     for (const ip of ips) {
-      if (usesExternalChain) natServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${what}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extChain}`);
+      if (usesExternalChain) natServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${what}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${isLB && usesFirewall ? fwChain : extChain}`);
+      if (isLB && usesFirewall) filterFirewall.push(`-A ${chains.firewall} -m comment --comment ${q(`${svc.key} traffic not accepted by ${fwChain}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j DROP`);
       if (!hasExternalEndpoints) filterExternal.push(`-A ${chains.externalServices} -m comment --comment ${q(`${svc.key} ${extWhy}`)} -p ${p} -m ${p} -d ${ip}/32 --dport ${svc.port} -j ${extTarget}`);
     }
   }
@@ -181,6 +193,14 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
       }
       if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
     }
+  }
+
+  if (usesExternalChain && usesFirewall) {
+    chain(fwChain);
+    for (const range of svc.loadBalancerSourceRanges) {
+      own.push(`-A ${fwChain} -m comment --comment ${q(`${svc.key} loadbalancer IP`)} -s ${range} -j ${extChain}`);
+    }
+    own.push(`-A ${fwChain} -m comment --comment ${q(`other traffic to ${svc.key} will be dropped by KUBE-PROXY-FIREWALL`)} -j RETURN`);
   }
 
   if (usesCluster) {
@@ -207,7 +227,7 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
   }
   return {
     chains: ownChains, chainDecls: ownChains.map((c) => `:${c} - [0:0]`).join('\n'), rules: own.join('\n'), ruleCount: own.length,
-    natServices, natNodePorts, filterServices, filterExternal,
+    natServices, natNodePorts, filterServices, filterExternal, filterFirewall,
   };
 }
 
@@ -221,6 +241,7 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   const natNodePorts: string[] = [];
   const filterServices: string[] = [];
   const filterExternal: string[] = [];
+  const filterFirewall: string[] = [];
   const natChainParts: string[] = [];
   const natRuleParts: string[] = [];
   const filterChainParts: string[] = [];
@@ -236,6 +257,7 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
     for (const l of r.natNodePorts) natNodePorts.push(l);
     for (const l of r.filterServices) filterServices.push(l);
     for (const l of r.filterExternal) filterExternal.push(l);
+    for (const l of r.filterFirewall) filterFirewall.push(l);
     if ((full || opts.changed!.has(svc.key)) && r.chains.length > 0) {
       natChainParts.push(r.chainDecls);
       if (r.rules) natRuleParts.push(r.rules);
@@ -265,6 +287,7 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   };
   sharedChain('filter', chains.services, filterServices);
   sharedChain('filter', chains.externalServices, filterExternal);
+  sharedChain('filter', chains.firewall, filterFirewall);
   sharedChain('filter', chains.forward, [
     `-A ${chains.forward} -m conntrack --ctstate INVALID -j DROP`,
     `-A ${chains.forward} -m comment --comment ${q('kubernetes forwarding rules')} -m mark --mark ${mark}/${mark} -j ACCEPT`,

@@ -308,8 +308,8 @@ export function trace(rules: RuleSet, pkt: Packet, ipvs?: IpvsLookup): Outcome[]
       after.dst = ip!;
       after.dport = Number(port);
     }
-    const filterChains = pkt.fromNode ? ['KUBE-SERVICES']
-      : isLocal(after.dst, pkt) ? ['KUBE-EXTERNAL-SERVICES'] : ['KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES'];
+    const filterChains = pkt.fromNode ? ['KUBE-PROXY-FIREWALL', 'KUBE-SERVICES']
+      : isLocal(after.dst, pkt) ? ['KUBE-PROXY-FIREWALL', 'KUBE-EXTERNAL-SERVICES'] : ['KUBE-PROXY-FIREWALL', 'KUBE-EXTERNAL-SERVICES', 'KUBE-SERVICES'];
     let verdict: Outcome['verdict'] = 'ACCEPT';
     for (const c of filterChains) {
       if (!filter.has(c)) continue;

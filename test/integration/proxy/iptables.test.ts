@@ -131,3 +131,22 @@ t.test('a bad payload is reported with its line and leaves the rules in place', 
   t.match((err as Error).message, />\s+3: -A KUBE-SERVICES .*no-such-match/, 'with the payload lines around it');
   t.same(Object.keys(await hits(nodes[0]!, `http://${clusterIP}/`, 8)).sort(), ['endpoint-1', 'endpoint-2'], 'the service still works');
 });
+
+t.test('LoadBalancer IP with source ranges: allowed source answered, other sources dropped', async (t) => {
+  const { outside, nodes, proxiers, hits, lab } = await buildLab(t, 'nft');
+  const lbIP = '10.250.65.7';
+  await lab.ip(outside, 'route', 'add', `${lbIP}/32`, 'via', nodeIP(1));
+  const lb = (ranges: string[]) => makeService({ name: 'lb', clusterIP: '10.250.64.20', type: 'LoadBalancer', loadBalancerIPs: [lbIP],
+    loadBalancerSourceRanges: ranges, ports: [{ name: 'http', port: 80, nodePort: 30081 }] });
+  const lbSlice = makeSlice({ service: 'lb', ports: [{ name: 'http', port: 8080 }], endpoints: [{ ip: podIP(1), node: 'node-1' }, { ip: podIP(2), node: 'node-2' }] });
+  const p = proxiers[0]!;
+  p.service(null, lb(['10.250.0.0/24']));
+  p.endpointSlice(null, lbSlice);
+  await p.sync();
+  t.same(Object.keys(await hits(outside, `http://${lbIP}/`, 8)).sort(), ['endpoint-1', 'endpoint-2'], 'source inside the range');
+  p.service(lb(['10.250.0.0/24']), lb(['192.0.2.0/24']));
+  await p.sync();
+  t.same(await hits(outside, `http://${lbIP}/`, 1), { error: 1 }, 'source outside the range: dropped');
+  const saved = await netnsExecutor(nodes[0]!).run('iptables-nft-save', ['-t', 'filter']);
+  t.match(saved.stdout, /-A KUBE-PROXY-FIREWALL .*-d 10\.250\.65\.7\/32 .*-j DROP/);
+});

@@ -83,6 +83,19 @@ t.test('externalIPs and LoadBalancer ingress IPs reach the endpoints, masquerade
   t.same(reachable(trace(rules, fromOutside('10.250.0.11', 30443))).length, 2, 'LoadBalancer also has its NodePort');
 });
 
+t.test('loadBalancerSourceRanges: allowed sources reach the endpoints, others are dropped', async (t) => {
+  const svc = makeService({ name: 'lb', clusterIP: '10.96.0.20', type: 'LoadBalancer', externalIPs: ['192.0.2.10'], loadBalancerIPs: ['198.51.100.7'],
+    loadBalancerSourceRanges: ['203.0.113.0/24'], ports: [{ port: 443, nodePort: 30443 }] });
+  const slice = makeSlice({ service: 'lb', ports: [{ port: 8443 }], endpoints: [{ ip: '10.244.1.5' }, { ip: '10.244.2.5' }] });
+  const rules = load(stateFrom([svc], [slice], { node }));
+  const allowed = trace(rules, { src: '203.0.113.9', dst: '198.51.100.7', dport: 443, nodeAddresses });
+  t.same(reachable(allowed), ['10.244.1.5:8443', '10.244.2.5:8443']);
+  t.ok(allowed.every((o) => o.masquerade));
+  t.ok(trace(rules, { src: '198.18.0.1', dst: '198.51.100.7', dport: 443, nodeAddresses }).every((o) => o.verdict === 'DROP' && !o.destination), 'other sources dropped');
+  t.same(reachable(trace(rules, { src: '198.18.0.1', dst: '192.0.2.10', dport: 443, nodeAddresses })).length, 2, 'externalIPs are not filtered');
+  t.ok(rules.chainNames('nat').some((c) => c.startsWith('KUBE-FW-')));
+});
+
 t.test('sessionAffinity ClientIP: every endpoint is remembered and rechecked with the timeout', async (t) => {
   const svc = makeService({ name: 'sticky', clusterIP: '10.96.0.30', affinitySeconds: 600, ports: [{ port: 80 }] });
   const slice = makeSlice({ service: 'sticky', ports: [{ port: 80 }], endpoints: [{ ip: '10.244.1.7' }, { ip: '10.244.2.7' }] });
