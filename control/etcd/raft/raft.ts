@@ -769,7 +769,9 @@ function stepLeader(r: Raft, m: Message): StepResult {
   }
 
   const pr = r.prs.progress.get(m.from);
-  if (!pr) return undefined;
+  if (!pr) {
+    return m.type === 'MsgTransferLeader' ? new ProposalDroppedError(`cannot transfer leadership to unknown member ${m.from}`) : undefined;
+  }
   switch (m.type) {
     case 'MsgAppResp': {
       pr.recentActive = true;

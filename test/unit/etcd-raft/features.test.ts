@@ -80,6 +80,14 @@ t.test('leader transfer hands leadership to an up-to-date follower with MsgTimeo
   t.end();
 });
 
+t.test('leader transfer to an unknown member is refused', (t) => {
+  const net = new Network([1, 2, 3]);
+  net.elect(1);
+  t.throws(() => net.get(1).node.transferLeader(9), /cannot transfer leadership to unknown member 9/);
+  t.equal(net.get(1).raft.leadTransferee, 0);
+  t.end();
+});
+
 t.test('leader transfer to a lagging follower first catches it up; proposals are refused meanwhile', (t) => {
   const net = new Network([1, 2, 3]);
   net.elect(1);
