@@ -94,4 +94,8 @@ t.test('big lists stay linear: 20,000 keyed elements through SMP and server-side
   const shrunk = applyPatch('application/apply-patch+yaml', created,
     Buffer.from(JSON.stringify({ ...pod, spec: { containers: [{ name: 'c7', image: 'i' }] } })), { gvk: g, fieldManager: 'm' }) as any;
   t.same(shrunk.spec.containers, [{ name: 'c7', image: 'i' }]);
+  const reapplied = applyPatch('application/apply-patch+yaml', created,
+    Buffer.from(JSON.stringify({ ...pod, spec: { containers: containers.map((c) => ({ ...c, image: 'k' })) } })), { gvk: g, fieldManager: 'm' }) as any;
+  t.equal(reapplied.spec.containers.length, n);
+  t.ok(reapplied.spec.containers.every((c: { image: string }) => c.image === 'k'));
 });

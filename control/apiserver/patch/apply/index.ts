@@ -76,16 +76,23 @@ function mergeApplied(live: Json | undefined, config: Json, meta: FieldMeta | un
   if (Array.isArray(config) && Array.isArray(live) && lk.kind !== 'atomic') {
     const out = [...live];
     if (lk.kind === 'set') {
-      for (const v of config) if (!out.some((e) => JSON.stringify(e) === JSON.stringify(v))) out.push(v);
+      const seen = new Set(out.map((e) => JSON.stringify(e)));
+      for (const v of config) {
+        const id = JSON.stringify(v);
+        if (!seen.has(id)) { seen.add(id); out.push(v); }
+      }
       return out;
     }
+    const at = new Map<string, number>();
+    out.forEach((e, i) => { const id = JSON.stringify(elementKey(lk.keys, e) ?? null); if (!at.has(id)) at.set(id, i); });
     for (const item of config) {
       const key = elementKey(lk.keys, item);
       if (!key) return config.map((v) => (isObject(v) ? mergeApplied(undefined, v, undefined, childSchema(meta)) : v));
-      const wanted = JSON.stringify(key);
-      const at = out.findIndex((e) => JSON.stringify(elementKey(lk.keys, e)) === wanted);
-      if (at >= 0) out[at] = mergeApplied(out[at], item, undefined, childSchema(meta));
-      else out.push(mergeApplied(undefined, item, undefined, childSchema(meta)));
+      const id = JSON.stringify(key);
+      const i = at.get(id);
+      if (i !== undefined) { out[i] = mergeApplied(out[i], item, undefined, childSchema(meta)); continue; }
+      at.set(id, out.length);
+      out.push(mergeApplied(undefined, item, undefined, childSchema(meta)));
     }
     return out;
   }
