@@ -2,6 +2,7 @@
 // messages are queued per peer and sent as one batch per round trip (while a batch is in flight, new
 // messages pile up for the next one), which keeps order and amortizes overhead under load.
 // A batch from another cluster ID is refused with a clear error and never reaches Raft.
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -50,11 +51,14 @@ function target(url: string): string {
 
 class PeerQueue {
   private queue: Message[] = [];
-  private inFlight = false;
   private readonly client: grpc.Client & Record<string, Function>;
   private readonly opts: TransportOptions;
   private readonly to: number;
   private failing = false;
+  private stream: grpc.ClientWritableStream<object> | undefined;
+  private blocked = false;
+  private scheduled = false;
+  private closed = false;
 
   constructor(to: number, url: string, opts: TransportOptions) {
     this.to = to;
@@ -68,40 +72,51 @@ class PeerQueue {
 
   push(m: Message): void {
     this.queue.push(m);
-    if (!this.inFlight) this.flush();
+    // everything pushed in this turn of the event loop goes out as one batch
+    if (!this.scheduled && !this.blocked) {
+      this.scheduled = true;
+      queueMicrotask(() => { this.scheduled = false; this.flush(); });
+    }
+  }
+
+  private open(): grpc.ClientWritableStream<object> {
+    const stream = this.client.Stream((err: grpc.ServiceError | null) => {
+      if (this.stream === stream) this.stream = undefined;
+      if (err && !this.closed) this.broken(err.details || err.message);
+    }) as grpc.ClientWritableStream<object>;
+    stream.on('error', () => {});
+    stream.on('drain', () => { this.blocked = false; this.flush(); });
+    this.stream = stream;
+    return stream;
+  }
+
+  private broken(why: string): void {
+    if (!this.failing) this.opts.log('warn', `peer ${this.to.toString(16)} unreachable: ${why}`);
+    this.failing = true;
+    this.blocked = false;
+    this.opts.unreachable(this.to);
   }
 
   private flush(): void {
-    if (this.queue.length === 0) return;
-    const batch: Message[] = [];
-    const encoded: Uint8Array[] = [];
-    let bytes = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || bytes < MAX_BATCH_BYTES)) {
-      const m = this.queue.shift()!;
-      const e = encodeMessage(m);
-      batch.push(m);
-      encoded.push(e);
-      bytes += e.byteLength;
-    }
-    this.inFlight = true;
-    const req = { cluster_id: this.opts.clusterId, from: String(this.opts.memberId), to: String(this.to), messages: encoded.map((e) => Buffer.from(e)) };
-    this.client.Send(req, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null) => {
-      this.inFlight = false;
-      const hasSnap = batch.some((m) => m.type === 'MsgSnap');
-      if (err) {
-        if (!this.failing) this.opts.log('warn', `peer ${this.to.toString(16)} unreachable: ${err.details || err.message}`);
-        this.failing = true;
-        this.opts.unreachable(this.to);
-        if (hasSnap) this.opts.snapshotStatus(this.to, false);
-        // drop what failed (Raft retransmits); keep going with anything newer after a short pause
-        setTimeout(() => this.flush(), 50).unref();
-        return;
+    if (this.closed || this.blocked || this.queue.length === 0) return;
+    const stream = this.stream ?? this.open();
+    while (this.queue.length > 0) {
+      const batch: Message[] = [];
+      const encoded: Buffer[] = [];
+      let bytes = 0;
+      while (this.queue.length > 0 && (batch.length === 0 || bytes < MAX_BATCH_BYTES)) {
+        const m = this.queue.shift()!;
+        const e = Buffer.from(encodeMessage(m));
+        batch.push(m);
+        encoded.push(e);
+        bytes += e.byteLength;
       }
-      if (this.failing) this.opts.log('info', `peer ${this.to.toString(16)} reachable again`);
-      this.failing = false;
-      if (hasSnap) this.opts.snapshotStatus(this.to, true);
-      this.flush();
-    });
+      const ok = stream.write({ cluster_id: this.opts.clusterId, from: String(this.opts.memberId), to: String(this.to), messages: encoded });
+      // the stream gives no per-batch receipt: a snapshot counts as delivered once handed to the stream
+      if (batch.some((m) => m.type === 'MsgSnap')) this.opts.snapshotStatus(this.to, true);
+      if (this.failing) { this.failing = false; this.opts.log('info', `peer ${this.to.toString(16)} reachable again`); }
+      if (!ok) { this.blocked = true; return; }
+    }
   }
 
   call(method: 'LeaseRenew' | 'LeaseRemaining', id: string): Promise<number> {
@@ -111,13 +126,19 @@ class PeerQueue {
     });
   }
 
-  close(): void { this.client.close(); }
+  close(): void {
+    this.closed = true;
+    this.stream?.end();
+    this.client.close();
+  }
 }
 
 export class PeerTransport {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
   private readonly queues = new Map<number, PeerQueue>();
   private readonly opts: TransportOptions;
+  private readonly listeners: net.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
 
   constructor(opts: TransportOptions) {
     this.opts = opts;
@@ -140,6 +161,24 @@ export class PeerTransport {
         }
         cb(null, {});
       },
+      Stream: (call: grpc.ServerReadableStream<{ cluster_id: string; to: string; messages: Buffer[] }, object>, cb: grpc.sendUnaryData<object>) => {
+        let done = false;
+        const finish = (err: Partial<grpc.StatusObject> | null) => { if (!done) { done = true; cb(err, err ? undefined : {}); } };
+        call.on('data', (b: { cluster_id: string; to: string; messages: Buffer[] }) => {
+          if (done) return;
+          if (b.cluster_id !== opts.clusterId) return finish(wrongCluster(b.cluster_id));
+          if (Number(b.to) !== opts.memberId) return finish({ code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` });
+          for (const raw of b.messages) {
+            let m: Message;
+            try { m = decodeMessage(raw); } catch (err) {
+              return finish({ code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` });
+            }
+            try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
+          }
+        });
+        call.on('end', () => finish(null));
+        call.on('error', () => finish(null));
+      },
       LeaseRenew: (call: grpc.ServerUnaryCall<{ cluster_id: string; ID: string }, object>, cb: grpc.sendUnaryData<object>) => {
         if (call.request.cluster_id !== opts.clusterId) return cb(wrongCluster(call.request.cluster_id));
         opts.handlers.leaseRenew(call.request.ID).then((TTL) => cb(null, { TTL }), (err: Error) => cb({ code: grpc.status.UNAVAILABLE, details: err.message }));
@@ -152,8 +191,21 @@ export class PeerTransport {
   }
 
   async listen(url: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.server.bindAsync(target(url), grpc.ServerCredentials.createInsecure(),
-      (err) => (err ? reject(new Error(`listen on peer URL ${url}: ${err.message}`)) : resolve())));
+    // our own listener so that accepted sockets get noDelay: with Nagle, each small Send reply can wait for
+    // a delayed ACK and stall the one-batch-in-flight pipeline to that peer
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = net.createServer({ noDelay: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => {});
+      injector.injectConnection(socket);
+    });
+    const u = new URL(url);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', (err) => reject(new Error(`listen on peer URL ${url}: ${err.message}`)));
+      listener.listen(Number(u.port || 2380), u.hostname.replace(/^\[|\]$/g, ''), () => resolve());
+    });
+    this.listeners.push(listener);
   }
 
   send(messages: Message[]): void {
@@ -176,6 +228,8 @@ export class PeerTransport {
 
   close(): void {
     for (const q of this.queues.values()) q.close();
+    for (const l of this.listeners) l.close();
+    for (const s of this.sockets) s.destroy();
     this.server.forceShutdown();
   }
 }

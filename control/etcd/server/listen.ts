@@ -24,7 +24,8 @@ export async function listenMux(url: string, grpcServer: grpc.Server, httpHandle
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  // noDelay: small gRPC replies must not wait for Nagle + delayed ACK (tens of ms per request)
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});

@@ -4,7 +4,7 @@
 // and reads arriving while an fsync is in flight are carried by the next Ready, so they share one fsync.
 import crypto from 'node:crypto';
 import { RawNode, seededRand, decodeConfChange, ProposalDroppedError } from '../raft/index.ts';
-import type { ConfState, Ready, ReadState } from '../raft/index.ts';
+import type { ConfState, Entry, Ready, ReadState } from '../raft/index.ts';
 import { RaftDisk, memberDirs } from '../wal/index.ts';
 import { PeerTransport } from '../peer/transport.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
@@ -25,6 +25,7 @@ export interface RaftMemberOptions {
 }
 
 const READ_TIMEOUT_MS = 5000;
+const TRACE = process.env.KTS_ETCD_TRACE === '1';
 
 interface PendingRead { ctx: string; waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>; timer: NodeJS.Timeout }
 
@@ -37,6 +38,13 @@ export class RaftMember implements Consensus {
   private sm!: StateMachine;
   private confState: ConfState = { voters: [], learners: [] };
   private applied = 0;
+  /** Last log index known to be on disk. */
+  private durableIndex = 0;
+  /** Committed entries waiting for their WAL write before they are applied. */
+  private pendingApply: Entry[] = [];
+  /** The newest WAL write (writes complete in order). */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private compacting = false;
   private lastSnapshotIndex = 0;
   private ticker: NodeJS.Timeout | undefined;
   private running = false;
@@ -78,6 +86,7 @@ export class RaftMember implements Consensus {
       this.applied = this.lastSnapshotIndex = opened.snapshot.metadata.index;
       this.confState = opened.snapshot.metadata.confState;
     }
+    this.durableIndex = opened.storage.lastIndex();
     const electionTick = Math.max(2, Math.round((this.opts.electionMs ?? 1000) / (this.opts.heartbeatMs ?? 100)));
     this.node = new RawNode({
       id: this.id, storage: opened.storage, electionTick, heartbeatTick: 1,
@@ -90,7 +99,10 @@ export class RaftMember implements Consensus {
     this.transport = new PeerTransport({
       clusterId: this.opts.clusterId, memberId: this.id, peers, log: this.log,
       handlers: {
-        receive: (m) => { this.node.step(m); this.kick(); },
+        receive: (m) => {
+          if (TRACE && m.type !== 'MsgHeartbeat' && m.type !== 'MsgHeartbeatResp') process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} recv ${m.type} from ${m.from.toString(16)}\n`);
+          this.node.step(m); this.kick();
+        },
         leaseRenew: (id) => this.leaseHandlers.renew(id),
         leaseRemaining: (id) => this.leaseHandlers.remaining(id),
       },
@@ -130,7 +142,15 @@ export class RaftMember implements Consensus {
     }
   }
 
+  /**
+   * Handle one Ready without waiting for the disk: the core sees the new entries at once (storage), the WAL
+   * write proceeds in the background, and everything that needs durability waits for it: a follower's
+   * replies (acks and votes promise durable state) and applying entries (an acknowledged write must be on
+   * this member's disk). A leader sends its appends right away, as etcd does, so its own fsync overlaps the
+   * followers'. The next Ready (new proposals, new commits) is taken while this write is in flight.
+   */
   private async handle(rd: Ready): Promise<void> {
+    const t0 = TRACE ? performance.now() : 0;
     if (rd.softState) {
       const isLeader = rd.softState.raftState === 'Leader';
       if (isLeader !== this.leader) {
@@ -139,31 +159,99 @@ export class RaftMember implements Consensus {
         this.onLeaderChange(isLeader);
       }
     }
-    await this.disk.persist(rd);
-    this.transport.send(rd.messages);
-    if (rd.snapshot && rd.snapshot.metadata.index > this.applied) {
-      this.sm.restore(rd.snapshot.data);
-      this.applied = this.lastSnapshotIndex = rd.snapshot.metadata.index;
-      this.confState = rd.snapshot.metadata.confState;
-    }
-    for (const e of rd.committedEntries) {
-      if (e.index <= this.applied) continue;
-      if (e.type === 'ConfChange') {
-        this.confState = this.node.applyConfChange(decodeConfChange(e.data));
-      } else if (e.data.byteLength > 0) {
-        this.sm.apply(e.data, e.index);
-      }
-      this.applied = e.index;
-    }
     for (const rs of rd.readStates) this.readConfirmed(rs);
+    const sendFirst = this.leader;
+    if (rd.snapshot) {
+      // rare (a lagging follower catching up): do it strictly in order
+      await this.lastWrite;
+      if (sendFirst) this.transport.send(rd.messages);
+      await this.persist(rd);
+      this.durableIndex = Math.max(rd.snapshot.metadata.index, rd.entries.at(-1)?.index ?? 0);
+      if (!sendFirst) this.transport.send(rd.messages);
+      if (rd.snapshot.metadata.index > this.applied) {
+        this.sm.restore(rd.snapshot.data);
+        this.applied = this.lastSnapshotIndex = rd.snapshot.metadata.index;
+        this.confState = rd.snapshot.metadata.confState;
+      }
+      this.pendingApply.push(...rd.committedEntries);
+      this.drain();
+      return;
+    }
+    // entries replaced by this Ready (a follower's conflicting tail) are no longer the durable ones
+    if (rd.entries.length > 0) this.durableIndex = Math.min(this.durableIndex, rd.entries[0].index - 1);
+    if (sendFirst) this.transport.send(rd.messages);
+    const d = this.disk;
+    if (rd.entries.length > 0) d.storage.append(rd.entries);
+    if (rd.hardState) d.storage.setHardState(rd.hardState);
+    const lastIndex = rd.entries.at(-1)?.index;
+    if (rd.hardState || rd.entries.length > 0) {
+      const write = d.wal.save(rd.hardState, rd.entries, rd.mustSync);
+      this.lastWrite = write.then(() => {
+        if (lastIndex !== undefined) this.durableIndex = Math.max(this.durableIndex, lastIndex);
+        if (!sendFirst) this.transport.send(rd.messages);
+        if (TRACE && (rd.entries.length || rd.committedEntries.length)) {
+          process.stderr.write(`${((performance.timeOrigin + t0) % 100000).toFixed(1)} durable ents=${rd.entries.length} committed=${rd.committedEntries.length} after ${(performance.now() - t0).toFixed(1)}ms\n`);
+        }
+        this.drain();
+      }, (err: Error) => this.fail(err));
+    } else if (!sendFirst && rd.messages.length > 0) {
+      // keep a follower's replies in order behind any write still in flight
+      this.lastWrite = this.lastWrite.then(() => this.transport.send(rd.messages));
+    }
+    this.pendingApply.push(...rd.committedEntries);
+    this.drain();
+  }
+
+  /** Apply committed entries that are durable here, in order; then serve reads and maybe snapshot. */
+  private drain(): void {
+    let n = 0;
+    while (n < this.pendingApply.length && this.pendingApply[n].index <= this.durableIndex) n++;
+    if (n > 0) {
+      const ready = this.pendingApply.splice(0, n);
+      for (const e of ready) {
+        if (e.index <= this.applied) continue;
+        if (TRACE) process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} apply ${e.index}\n`);
+        if (e.type === 'ConfChange') {
+          this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+        } else if (e.data.byteLength > 0) {
+          this.sm.apply(e.data, e.index);
+        }
+        this.applied = e.index;
+      }
+      this.kick(); // applying a conf change can produce a Ready
+    }
     this.releaseReads();
-    if (this.applied - this.lastSnapshotIndex >= (this.opts.snapshotCount ?? 10000)) {
-      await this.disk.compact(this.applied, this.confState, this.sm.snapshot());
-      this.lastSnapshotIndex = this.applied;
+    if (!this.compacting && this.applied - this.lastSnapshotIndex >= (this.opts.snapshotCount ?? 10000)) {
+      this.compacting = true;
+      const at = this.applied;
+      this.disk.compact(at, this.confState, this.sm.snapshot()).then(() => { this.lastSnapshotIndex = at; },
+        (err: Error) => this.log('warn', `snapshot at ${at} failed: ${err.message}`)).finally(() => { this.compacting = false; });
     }
   }
 
+  private fail(err: Error): void {
+    if (!this.running) return;
+    this.log('error', `wal write failed, stopping this member: ${err.message}`);
+    this.running = false;
+    clearInterval(this.ticker);
+    this.kick();
+  }
+
+  /** RaftDisk.persist, but without an fsync when only the commit index moved (Ready.mustSync false). */
+  private async persist(rd: Ready): Promise<void> {
+    const d = this.disk;
+    if (rd.snapshot) {
+      await d.snapshotter.save(rd.snapshot);
+      await d.wal.saveSnapshot({ index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term });
+      d.storage.applySnapshot(rd.snapshot);
+    }
+    if (rd.hardState || rd.entries.length > 0) await d.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.entries.length > 0) d.storage.append(rd.entries);
+    if (rd.hardState) d.storage.setHardState(rd.hardState);
+  }
+
   propose(data: Uint8Array): void {
+    if (TRACE) process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} propose\n`);
     if (!this.running) throw etcdErrors.stopped();
     try {
       this.node.propose(data);
@@ -246,6 +334,7 @@ export class RaftMember implements Consensus {
     this.ticker = undefined;
     this.kick();
     await this.loopDone;
+    await this.lastWrite.catch(() => {});
     this.transport.close();
     await this.disk.close();
     for (const r of this.reads.values()) { clearTimeout(r.timer); for (const w of r.waiters) w.reject(etcdErrors.stopped()); }
