@@ -123,7 +123,7 @@ export function createServer(opts: ServerOptions): ApiServer {
       if (!info || !info.resource) {
         await authorize(user, { verb: (verbsByMethod[method] ?? method).toLowerCase(), resourceRequest: false, apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path });
         labels.resource = path.startsWith('/api') ? 'discovery' : path;
-        serveNonResource(req, reply, path, info);
+        await serveNonResource(req, reply, path, info);
         return;
       }
       const store = opts.registry.get(info.group, info.resource);
@@ -203,7 +203,7 @@ export function createServer(opts: ServerOptions): ApiServer {
     throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
   }
 
-  function serveNonResource(req: FastifyRequest, reply: FastifyReply, path: string, info: ReturnType<typeof parseResourcePath>): void {
+  async function serveNonResource(req: FastifyRequest, reply: FastifyReply, path: string, info: ReturnType<typeof parseResourcePath>): Promise<void> {
     const method = req.method;
     if (method !== 'GET' && method !== 'HEAD') throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     const p = path.replace(/\/+$/, '') || '/';
@@ -216,7 +216,8 @@ export function createServer(opts: ServerOptions): ApiServer {
     }
     if (p === '/version') { sendJson(reply, 200, version); return; }
     if (p === '/metrics') {
-      void metrics.metrics().then((text) => reply.code(200).header('Content-Type', metrics.contentType).send(text));
+      const text = await metrics.metrics();
+      reply.code(200).header('Content-Type', metrics.contentType).send(text);
       return;
     }
     if (p === '/api' || p === '/apis') {
