@@ -14,7 +14,7 @@
 // in replay.warnings; damage anywhere else throws WalCorruptError naming the file and byte offset.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.ts';
 import {
   RecordType, decodeEntry, decodeHardState, decodeSnapshotMarker, encodeEntry, encodeHardState,
@@ -154,6 +154,7 @@ export class WAL {
   static async create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Promise<WAL> {
     await mkdir(dir, { recursive: true });
     if ((await listSegments(dir)).length > 0) throw new Error(`wal: ${dir} already contains a WAL`);
+    if (!opts.unsafeNoFsync) await fsyncDir(dirname(dir)); // make the new directory's own entry durable
     const hs: HardState = { term: 0, vote: 0, commit: 0 };
     const seg: Segment = { seq: 0, firstIndex: 0, name: segmentName(0, 0) };
     const { file, size } = await WAL.writeSegmentHead(dir, seg, metadata, hs, !opts.unsafeNoFsync);
