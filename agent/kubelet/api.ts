@@ -28,6 +28,9 @@ export interface KubeletApi {
   createPod(pod: V1Pod): Promise<V1Pod>;
   getConfigMap(namespace: string, name: string): Promise<V1ConfigMap | null>;
   getSecret(namespace: string, name: string): Promise<V1Secret | null>;
+  /** TokenRequest for a projected service-account token, bound to the pod. Returns the token. */
+  requestServiceAccountToken(namespace: string, serviceAccount: string, req: { audiences: string[]; expirationSeconds: number;
+    podName: string; podUid: string }): Promise<string>;
   /** Best effort; failures are logged by the caller. */
   createEvent(event: CoreV1Event): Promise<void>;
 }

@@ -102,4 +102,10 @@ export class FakeKubeletApi implements KubeletApi {
   async getConfigMap(namespace: string, name: string) { return structuredClone(this.configMaps.get(key(namespace, name)) ?? null); }
   async getSecret(namespace: string, name: string) { return structuredClone(this.secrets.get(key(namespace, name)) ?? null); }
   async createEvent(event: CoreV1Event) { this.events.push(event); }
+  readonly tokenRequests: { namespace: string; serviceAccount: string; audiences: string[]; expirationSeconds: number; podName: string }[] = [];
+  async requestServiceAccountToken(namespace: string, serviceAccount: string,
+    req: { audiences: string[]; expirationSeconds: number; podName: string; podUid: string }) {
+    this.tokenRequests.push({ namespace, serviceAccount, ...req });
+    return `token-for-${namespace}-${serviceAccount}-${req.podName}`;
+  }
 }

@@ -82,6 +82,16 @@ export class RestKubeletApi implements KubeletApi {
   getSecret(namespace: string, name: string) {
     return orNull(this.client.get<V1Secret>({ ...resources.secrets, namespace, name }));
   }
+  async requestServiceAccountToken(namespace: string, serviceAccount: string,
+    req: { audiences: string[]; expirationSeconds: number; podName: string; podUid: string }): Promise<string> {
+    const res = await this.client.create<{ status?: { token?: string } }>(
+      { ...resources.serviceaccounts, namespace, name: serviceAccount, subresource: 'token' },
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
+        spec: { audiences: req.audiences, expirationSeconds: req.expirationSeconds,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: req.podName, uid: req.podUid } } } as never);
+    if (!res.status?.token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+    return res.status.token;
+  }
   async createEvent(event: CoreV1Event) {
     await this.client.create({ ...resources.events, namespace: event.metadata?.namespace }, event);
   }

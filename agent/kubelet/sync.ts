@@ -71,6 +71,7 @@ export class PodSyncer {
   readonly pullBackoff: Backoff;
   private readonly now: () => number;
   private readonly sandboxLimiter: Limiter;
+  private readonly tokens = new Map<string, { token: string; renewAt: number }>();
 
   constructor(deps: SyncDeps) {
     this.d = deps;
@@ -194,7 +195,8 @@ export class PodSyncer {
     let volumes: Map<string, PreparedVolume>;
     try {
       volumes = await prepareVolumes(pod, { rootDir: this.d.config.rootDir, api: this.d.api, podIP, hostIP: this.d.config.hostIP,
-        nodeName: this.d.config.nodeName });
+        nodeName: this.d.config.nodeName,
+        serviceAccountToken: (p, audience, expirationSeconds) => this.token(p, audience, expirationSeconds) });
     } catch (err) {
       const message = `MountVolume.SetUp failed: ${(err as Error).message}`;
       for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
@@ -247,6 +249,18 @@ export class PodSyncer {
       await this.startContainer(ctx, c, 'app', nextAttempt(inst));
     }
     if (await this.pruneDeadContainers(rt)) st.mutated = true;
+  }
+
+  /** Projected tokens are cached and renewed after 80% of their lifetime, not fetched on every sync. */
+  private async token(pod: V1Pod, audience: string | undefined, expirationSeconds: number): Promise<string> {
+    const uid = pod.metadata?.uid ?? '';
+    const key = `${uid}/${audience ?? ''}/${expirationSeconds}`;
+    const cached = this.tokens.get(key);
+    if (cached && this.now() < cached.renewAt) return cached.token;
+    const token = await this.d.api.requestServiceAccountToken(pod.metadata?.namespace ?? 'default', pod.spec?.serviceAccountName ?? 'default',
+      { audiences: audience ? [audience] : [], expirationSeconds, podName: pod.metadata?.name ?? '', podUid: uid });
+    this.tokens.set(key, { token, renewAt: this.now() + expirationSeconds * 800 });
+    return token;
   }
 
   /** Back-off between restarts: 10 s doubling to 5 min. Returns false (and notes CrashLoopBackOff) while waiting. */
@@ -423,6 +437,7 @@ export class PodSyncer {
     this.pullBackoff.forgetPrefix(`${uid}/`);
     this.states.delete(uid);
     this.d.status.forget(uid);
+    for (const k of this.tokens.keys()) if (k.startsWith(`${uid}/`)) this.tokens.delete(k);
   }
 
   /** Keep the newest two instances of each container (the current one and the previous for logs). */

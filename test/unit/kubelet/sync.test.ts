@@ -213,3 +213,25 @@ t.test('liveness kill restarts the container', async (t) => {
   t.ok(cs.state?.running);
   t.ok(h.api.events.some((e) => e.reason === 'Killing' && /liveness/.test(e.message ?? '')));
 });
+
+t.test('projected service-account token: requested bound to the pod, cached between syncs', async (t) => {
+  const h = harness(t);
+  const pod = h.api.putPod(makePod('sa', {
+    serviceAccountName: 'builder',
+    volumes: [{ name: 'kube-api-access', projected: { sources: [
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3600, audience: 'api' } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } }] } }],
+    containers: [{ name: 'app', image: 'busybox:1', volumeMounts: [{ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+  }));
+  await h.sync(pod);
+  await h.sync(pod);
+  t.equal(h.api.tokenRequests.length, 1, 'one TokenRequest for two syncs');
+  t.same(h.api.tokenRequests[0], { namespace: 'default', serviceAccount: 'builder', audiences: ['api'], expirationSeconds: 3600, podName: 'sa', podUid: 'uid-sa' });
+  const mount = h.runtime.containersNamed('app')[0]!.config.mounts![0]!;
+  const { readFileSync } = await import('node:fs');
+  t.equal(readFileSync(`${mount.host_path}/token`, 'utf8'), 'token-for-default-builder-sa');
+  t.equal(readFileSync(`${mount.host_path}/namespace`, 'utf8'), 'default');
+  h.clock.ms += 3000 * 1000;
+  await h.sync(pod);
+  t.equal(h.api.tokenRequests.length, 2, 'renewed after 80% of its lifetime');
+});
