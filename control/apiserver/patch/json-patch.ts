@@ -45,14 +45,29 @@ function describe(err: unknown, ops: Operation[]): string {
   }
 }
 
+/** Repeated "copy" operations can double a document each time; upstream caps the bytes they may add. */
+export const ACCUMULATED_COPY_SIZE_LIMIT = 3 * 1024 * 1024;
+
 export function applyJsonPatch(current: object, body: Buffer): object {
   const ops = checkOperations(parseJsonBody(body, 'json patch'));
+  let doc: unknown = deepClone(current);
+  let copied = 0;
   try {
-    const result = jsonpatch.applyPatch(deepClone(current), deepClone(ops), true, true, true).newDocument;
-    if (!isObject(result)) throw unprocessable('json patch: the result is not an object');
-    return result;
+    ops.forEach((op, i) => {
+      if (op.op === 'copy') {
+        let source: unknown;
+        try { source = jsonpatch.getValueByPointer(doc, op.from); } catch { source = undefined; }
+        copied += source === undefined ? 0 : (JSON.stringify(source)?.length ?? 0);
+        if (copied > ACCUMULATED_COPY_SIZE_LIMIT) {
+          throw unprocessable(`Unable to copy, the accumulated size increase of copy is ${copied}, exceeding the limit ${ACCUMULATED_COPY_SIZE_LIMIT}`);
+        }
+      }
+      doc = jsonpatch.applyOperation(doc, deepClone(op), true, true, true, i).newDocument;
+    });
   } catch (err) {
     if (err instanceof ApiError) throw err;
     throw unprocessable(describe(err, ops));
   }
+  if (!isObject(doc as Json)) throw unprocessable('json patch: the result is not an object');
+  return doc as object;
 }

@@ -99,3 +99,14 @@ t.test('big lists stay linear: 20,000 keyed elements through SMP and server-side
   t.equal(reapplied.spec.containers.length, n);
   t.ok(reapplied.spec.containers.every((c: { image: string }) => c.image === 'k'));
 });
+
+t.test('json patch copies cannot blow the document up', async (t) => {
+  const g = { group: '', version: 'v1', kind: 'ConfigMap' };
+  const ops = [{ op: 'add', path: '/data', value: { a: 'x'.repeat(1000) } },
+    ...Array.from({ length: 40 }, (_, i) => ({ op: 'copy', from: '/data', path: `/data/c${i}` }))];
+  t.throws(() => applyPatch('application/json-patch+json', { metadata: { name: 'c' } }, Buffer.from(JSON.stringify(ops)), { gvk: g }),
+    { code: 422, message: /accumulated size increase of copy/ });
+  const fine = applyPatch('application/json-patch+json', { metadata: { name: 'c' }, data: { a: '1' } },
+    Buffer.from(JSON.stringify([{ op: 'copy', from: '/data/a', path: '/data/b' }])), { gvk: g }) as { data: Record<string, string> };
+  t.same(fine.data, { a: '1', b: '1' });
+});
