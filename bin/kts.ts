@@ -6,6 +6,7 @@ const commands: Record<string, { module: string; about: string }> = {
   kubelet: { module: '../agent/kubelet/main.ts', about: 'node agent: runs pods in containerd over CRI' },
   proxy: { module: '../agent/proxy/main.ts', about: 'kube-proxy: Services in iptables or ipvs' },
   images: { module: '../agent/images/main.ts', about: 'build the pause and busybox images and import them into containerd' },
+  lab: { module: '../lab/main.ts', about: 'a whole cluster on this machine: kts lab up | down | status' },
 };
 
 function usage(): string {

@@ -1,0 +1,49 @@
+// The lab's certificates and kubeconfigs: a CA; the apiserver's serving pair for loopback, the bridge address
+// and the first service IP; admin (system:masters) for the user; one client pair per kubelet and kube-proxy.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createCA, createClientCert, createServingCert, kubeconfig } from '../control/pki/index.ts';
+import type { LabPlan } from './plan.ts';
+
+export interface LabPki {
+  dir: string;
+  caCert: string;
+  servingCert: string;
+  servingKey: string;
+  adminKubeconfig: string;
+  kubeletKubeconfig(node: string): string;
+  proxyKubeconfig(node: string): string;
+}
+
+export function pkiFiles(plan: LabPlan): LabPki {
+  const dir = path.join(plan.options.dir, 'pki');
+  return {
+    dir, caCert: path.join(dir, 'ca.crt'), servingCert: path.join(dir, 'apiserver.crt'), servingKey: path.join(dir, 'apiserver.key'),
+    adminKubeconfig: path.join(plan.options.dir, 'admin.kubeconfig'),
+    kubeletKubeconfig: (node) => path.join(dir, `kubelet-${node}.kubeconfig`),
+    proxyKubeconfig: (node) => path.join(dir, `proxy-${node}.kubeconfig`),
+  };
+}
+
+export async function writeLabPki(plan: LabPlan): Promise<LabPki> {
+  const f = pkiFiles(plan);
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+  const ca = await createCA('kts-lab-ca');
+  const serving = await createServingCert(ca, { ips: ['127.0.0.1', plan.bridgeIP, plan.firstServiceIP] });
+  writeFileSync(f.caCert, ca.certPem);
+  writeFileSync(path.join(f.dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+  writeFileSync(f.servingCert, serving.certPem);
+  writeFileSync(f.servingKey, serving.keyPem, { mode: 0o600 });
+  const admin = await createClientCert(ca, 'kubernetes-admin', ['system:masters']);
+  writeFileSync(f.adminKubeconfig, kubeconfig({ server: `https://127.0.0.1:${plan.apiserverPort}`, caPem: ca.certPem,
+    user: 'kubernetes-admin', client: admin, cluster: 'kts-lab' }), { mode: 0o600 });
+  // Node components reach the apiserver on the bridge address: kube-proxy runs inside the node's netns.
+  const server = `https://${plan.bridgeIP}:${plan.apiserverPort}`;
+  for (const n of plan.nodes) {
+    const kubelet = await createClientCert(ca, `system:node:${n.name}`, ['system:nodes']);
+    writeFileSync(f.kubeletKubeconfig(n.name), kubeconfig({ server, caPem: ca.certPem, user: `system:node:${n.name}`, client: kubelet, cluster: 'kts-lab' }), { mode: 0o600 });
+    const proxy = await createClientCert(ca, 'system:kube-proxy');
+    writeFileSync(f.proxyKubeconfig(n.name), kubeconfig({ server, caPem: ca.certPem, user: 'system:kube-proxy', client: proxy, cluster: 'kts-lab' }), { mode: 0o600 });
+  }
+  return f;
+}
