@@ -8,7 +8,7 @@ import { RaftLog } from './log.ts';
 import { Progress, ProgressTracker } from './progress.ts';
 import type { Rand } from './rand.ts';
 import type { Storage } from './storage.ts';
-import { NONE, entrySize, message } from './types.ts';
+import { NONE, message } from './types.ts';
 import type { ConfChange, ConfState, Entry, HardState, Message, MessageType, ReadState, Snapshot, SoftState, StateType } from './types.ts';
 
 export interface RaftConfig {
@@ -38,7 +38,10 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Run a pre-election that does not bump terms, so a rejoining partitioned member cannot disrupt. Default true. */
   preVote?: boolean;
-  /** Initial voters of a new cluster, used only when storage holds no membership yet. */
+  /**
+   * Initial voters, used only when storage holds no membership (no snapshot). Members added later cannot learn
+   * a membership given this way from the log: prefer RawNode.bootstrap(), which writes it into the log.
+   */
   peers?: number[];
   /** Initial learners of a new cluster, used only when storage holds no membership yet. */
   learners?: number[];
@@ -173,8 +176,6 @@ export class Raft {
     let cs: ConfState = confState;
     if (cs.voters.length === 0 && cs.learners.length === 0) {
       cs = { voters: c.peers ?? [], learners: c.learners ?? [] };
-    } else if ((c.peers?.length ?? 0) > 0) {
-      throw new RaftConfigError('peers must not be given when storage already holds a membership');
     }
     this.applyConfState(cs);
     if (hardState.term !== 0 || hardState.vote !== 0 || hardState.commit !== 0) this.loadState(hardState);
