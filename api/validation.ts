@@ -171,6 +171,27 @@ export function validateObjectMeta(meta: unknown, rules: ObjectMetaRules): Cause
   return out;
 }
 
+const STANDARD_FINALIZERS = new Set(['kubernetes', 'orphan', 'foregroundDeletion']);
+
+/** (Not called by validateObjectMeta: strategies opt in.) Finalizers are qualified names; unprefixed ones must be standard; orphan and foregroundDeletion exclude each other. */
+export function validateFinalizers(finalizers: unknown, field = 'metadata.finalizers'): Cause[] {
+  if (finalizers === undefined || finalizers === null) return [];
+  if (!Array.isArray(finalizers)) return [cause.invalid(field, finalizers, 'must be a list of strings')];
+  const out: Cause[] = [];
+  for (const f of finalizers) {
+    if (typeof f !== 'string') { out.push(cause.invalid(field, f, 'must be a string')); continue; }
+    const errs = isQualifiedName(f);
+    for (const msg of errs) out.push(cause.invalid(field, f, msg));
+    if (!errs.length && !f.includes('/') && !STANDARD_FINALIZERS.has(f)) {
+      out.push(cause.invalid(field, f, 'name is neither a standard finalizer name nor is it fully qualified'));
+    }
+  }
+  if (finalizers.includes('orphan') && finalizers.includes('foregroundDeletion')) {
+    out.push(cause.invalid(field, finalizers, 'finalizer orphan and foregroundDeletion cannot be both set'));
+  }
+  return out;
+}
+
 function maskTrailingDash(name: string): string {
   return name.length > 1 && name.endsWith('-') ? `${name.slice(0, -2)}a` : name;
 }

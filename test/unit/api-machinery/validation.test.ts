@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidLabelValue, isValidPathSegmentName,
-  validateLabels, validateAnnotations, validateObjectMeta, nameIsDNSLabel, validateResourceRequirements,
+  validateLabels, validateAnnotations, validateObjectMeta, nameIsDNSLabel, validateResourceRequirements, validateFinalizers,
 } from '../../../api/validation.ts';
 import { errors } from '../../../api/errors.ts';
 
@@ -70,4 +70,11 @@ t.test('container resources', async (t) => {
   t.same(validateResourceRequirements({ limits: { 'hugepages-2Mi': '4Mi' }, requests: { 'hugepages-2Mi': '2Mi' } }, f).map((c) => c.message),
     ['Invalid value: "2Mi": must be equal to hugepages-2Mi limit of 4Mi']);
   t.same(validateResourceRequirements({ limits: [] }, f).map((c) => c.field), [`${f}.limits`]);
+});
+
+t.test('finalizers', async (t) => {
+  t.same(validateFinalizers(['kubernetes', 'example.com/cleanup', 'foregroundDeletion']), []);
+  t.same(validateFinalizers(['cleanup']).map((c) => c.message), ['Invalid value: "cleanup": name is neither a standard finalizer name nor is it fully qualified']);
+  t.match(validateFinalizers(['bad name/x'])[0].message, /prefix part a lowercase RFC 1123 subdomain/);
+  t.same(validateFinalizers(['orphan', 'foregroundDeletion']).map((c) => c.message.split(': ').pop()), ['finalizer orphan and foregroundDeletion cannot be both set']);
 });
