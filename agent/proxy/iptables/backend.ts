@@ -21,7 +21,7 @@ export class IptablesBackend implements ProxyBackend {
   private readonly exec: Executor;
   private readonly warn: (msg: string) => void;
   /** Known kernel state after the last successful sync; null when unknown (start, after a failure). */
-  private applied: { chains: Set<string>; shared: Map<string, string> } | null = null;
+  private applied: RenderResult | null = null;
   /** The last rendered result and payload, for diagnostics and tests. */
   lastRender: RenderResult | null = null;
 
@@ -38,7 +38,7 @@ export class IptablesBackend implements ProxyBackend {
     await this.jumpCheck;
     const full = changed === undefined || this.applied === null;
     const known = this.applied !== null;
-    let previousChains = this.applied?.chains;
+    let previousChains = this.applied?.serviceChains;
     let jumps: JumpRule[] = [];
     if (!known) {
       // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
@@ -49,6 +49,7 @@ export class IptablesBackend implements ProxyBackend {
     }
     const result = render(state, {
       changed: full ? undefined : changed,
+      previous: full ? undefined : this.applied!,
       previousChains,
       previousShared: this.applied?.shared,
       jumps,
@@ -60,7 +61,7 @@ export class IptablesBackend implements ProxyBackend {
       this.applied = null;
       throw err;
     }
-    this.applied = { chains: result.serviceChains, shared: result.shared };
+    this.applied = result;
     if (full && known) {
       // Periodic full sync: check the jump rules (someone may have flushed them) after the restore, off the
       // sync's critical path; if any is gone the kernel state is unknown again and the next sync repairs it.

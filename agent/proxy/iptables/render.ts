@@ -39,6 +39,12 @@ export interface RenderOptions {
   previousShared?: Map<string, string>;
   /** Jump rules missing from the built-in chains, inserted by this payload (full renders only). */
   jumps?: JumpRule[];
+  /**
+   * The result of the last applied render. With `changed`, the render then costs O(changed service ports):
+   * the shared chains are rebuilt only when a changed port's lines in them differ, and stale chains come from
+   * the changed ports' old chains. (previousChains/previousShared are taken from it.)
+   */
+  previous?: RenderResult;
 }
 
 export interface JumpRule { table: 'nat' | 'filter'; chain: string; args: string[] }
@@ -65,6 +71,8 @@ export interface RenderResult {
   serviceChains: Set<string>;
   /** Content of each shared chain as rendered. */
   shared: Map<string, string>;
+  /** What each service port rendered to, so the next partial render can work from the changed ones alone. */
+  perService: Map<string, ServiceRender>;
   stats: { servicePorts: number; chainsWritten: number; chainsDeleted: number; natRules: number; filterRules: number };
 }
 
@@ -98,7 +106,7 @@ function endpointJumps(out: string[], svc: ServicePortInfo, chain: string, endpo
 }
 
 /** What one service port contributes: its own chains and rules, and its lines in the shared chains. */
-interface ServiceRender {
+export interface ServiceRender {
   chains: string[];
   chainDecls: string;
   rules: string;
@@ -231,12 +239,25 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
   };
 }
 
+function sameLines(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+function sameShared(a: ServiceRender, b: ServiceRender): boolean {
+  return sameLines(a.natServices, b.natServices) && sameLines(a.natNodePorts, b.natNodePorts) &&
+    sameLines(a.filterServices, b.filterServices) && sameLines(a.filterExternal, b.filterExternal) &&
+    sameLines(a.filterFirewall, b.filterFirewall);
+}
+
 export function render(state: ProxyState, opts: RenderOptions = {}): RenderResult {
   const full = opts.changed === undefined;
   const node = state.node;
   const mark = markHex(node.masqueradeBit);
-  const serviceChains = new Set<string>();
-  // Shared chains are built in full every time (cheap) and written only when new or different.
+  const prev = full ? undefined : opts.previous;
+  const previousShared = opts.previous?.shared ?? opts.previousShared;
+  const serviceChains = new Set<string>(prev ? prev.serviceChains : []);
+  const perService = new Map<string, ServiceRender>(prev ? prev.perService : []);
+  // Shared chains are rebuilt when they may have changed, and written only when new or different.
   const natServices: string[] = [];
   const natNodePorts: string[] = [];
   const filterServices: string[] = [];
@@ -246,23 +267,52 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   const natRuleParts: string[] = [];
   const filterChainParts: string[] = [];
   const filterRuleParts: string[] = [];
+  const stale: string[] = [];
   let chainsWritten = 0;
   let natRules = 0;
   let filterRules = 0;
+  const writeOwn = (r: ServiceRender) => {
+    if (r.chains.length === 0) return;
+    natChainParts.push(r.chainDecls);
+    if (r.rules) natRuleParts.push(r.rules);
+    chainsWritten += r.chains.length;
+    natRules += r.ruleCount;
+  };
 
-  for (const svc of state.services.values()) {
-    const r = renderServicePortCached(svc, state.endpoints.get(svc.key), node);
-    for (const c of r.chains) serviceChains.add(c);
-    for (const l of r.natServices) natServices.push(l);
-    for (const l of r.natNodePorts) natNodePorts.push(l);
-    for (const l of r.filterServices) filterServices.push(l);
-    for (const l of r.filterExternal) filterExternal.push(l);
-    for (const l of r.filterFirewall) filterFirewall.push(l);
-    if ((full || opts.changed!.has(svc.key)) && r.chains.length > 0) {
-      natChainParts.push(r.chainDecls);
-      if (r.rules) natRuleParts.push(r.rules);
-      chainsWritten += r.chains.length;
-      natRules += r.ruleCount;
+  let rebuildShared = true;
+  if (prev) {
+    // Partial render from the last applied one: touch only the changed service ports.
+    rebuildShared = false;
+    for (const key of opts.changed!) {
+      const old = perService.get(key);
+      const svc = state.services.get(key);
+      const r = svc ? renderServicePortCached(svc, state.endpoints.get(key), node) : undefined;
+      if (!old && !r) continue;
+      if (r) { perService.set(key, r); writeOwn(r); } else perService.delete(key);
+      if (!old || !r || !sameShared(old, r)) rebuildShared = true;
+      for (const c of old?.chains ?? []) {
+        if (!r || !r.chains.includes(c)) { serviceChains.delete(c); stale.push(c); }
+      }
+      for (const c of r?.chains ?? []) serviceChains.add(c);
+    }
+  } else {
+    perService.clear();
+    for (const svc of state.services.values()) {
+      const r = renderServicePortCached(svc, state.endpoints.get(svc.key), node);
+      perService.set(svc.key, r);
+      for (const c of r.chains) serviceChains.add(c);
+      if (full || opts.changed!.has(svc.key)) writeOwn(r);
+    }
+    for (const c of opts.previousChains ?? []) if (!serviceChains.has(c)) stale.push(c);
+  }
+  if (rebuildShared) {
+    for (const svc of state.services.values()) {
+      const r = perService.get(svc.key)!;
+      for (const l of r.natServices) natServices.push(l);
+      for (const l of r.natNodePorts) natNodePorts.push(l);
+      for (const l of r.filterServices) filterServices.push(l);
+      for (const l of r.filterExternal) filterExternal.push(l);
+      for (const l of r.filterFirewall) filterFirewall.push(l);
     }
   }
 
@@ -275,11 +325,12 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
     }
   }
 
-  const shared = new Map<string, string>();
+  const shared = new Map<string, string>(rebuildShared ? [] : previousShared ?? []);
   const sharedChain = (table: 'nat' | 'filter', name: string, rules: string[]) => {
+    if (!rebuildShared) return;
     const body = rules.join('\n');
     shared.set(`${table}/${name}`, body);
-    if (!full && opts.previousShared?.get(`${table}/${name}`) === body) return;
+    if (!full && previousShared?.get(`${table}/${name}`) === body) return;
     const [cs, rs] = table === 'nat' ? [natChainParts, natRuleParts] : [filterChainParts, filterRuleParts];
     cs.push(`:${name} - [0:0]`);
     if (body) rs.push(body);
@@ -303,13 +354,11 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
   sharedChain('nat', chains.markMasq, [`-A ${chains.markMasq} -j MARK --or-mark ${mark}`]);
 
   // Chains of the previous sync that no state uses any more: flush (declare) and delete.
-  let chainsDeleted = 0;
+  const chainsDeleted = stale.length;
   const deletions: string[] = [];
-  for (const c of opts.previousChains ?? []) {
-    if (serviceChains.has(c)) continue;
+  for (const c of stale) {
     natChainParts.push(`:${c} - [0:0]`);
     deletions.push(`-X ${c}`);
-    chainsDeleted++;
   }
 
   // Jumps from built-in chains go in only with a full render, where every target chain is declared.
@@ -322,6 +371,7 @@ export function render(state: ProxyState, opts: RenderOptions = {}): RenderResul
     payload: parts.length > 0 ? parts.join('\n') + '\n' : '',
     serviceChains,
     shared,
+    perService,
     stats: {
       servicePorts: state.services.size, chainsWritten, chainsDeleted,
       natRules, filterRules,

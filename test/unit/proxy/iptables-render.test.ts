@@ -206,6 +206,49 @@ t.test('partial sync rewrites only the changed service and keeps the rules consi
   t.equal(render(state, { changed: new Set(), previousChains: third.serviceChains, previousShared: third.shared }).payload, '', 'nothing changed: nothing to load');
 });
 
+t.test('partial renders from the previous result match partial renders from the whole state', async (t) => {
+  const services = new ServiceChangeTracker();
+  const endpoints = new EndpointsChangeTracker('node-a');
+  const state: ProxyState = stateFrom([], [], { node });
+  const svcs = Array.from({ length: 6 }, (_, i) => makeService({ name: `s${i}`, clusterIP: `10.96.1.${i}`, type: 'NodePort', ports: [{ port: 80, nodePort: 30100 + i }] }));
+  const slice = (i: number, ips: string[]) => makeSlice({ service: `s${i}`, ports: [{ port: 8080 }], endpoints: ips.map((ip) => ({ ip })) });
+  svcs.forEach((s, i) => { services.update(null, s); endpoints.update(null, slice(i, [`10.244.1.${i}`, `10.244.2.${i}`])); });
+  services.apply(state.services); endpoints.apply(state.endpoints);
+  const fast = new RuleSet();
+  const slow = new RuleSet();
+  let fastPrev = render(state);
+  let slowPrev = fastPrev;
+  fast.restore(fastPrev.payload);
+  slow.restore(slowPrev.payload);
+  const steps: (() => void)[] = [
+    () => endpoints.update(slice(1, ['10.244.1.1', '10.244.2.1']), slice(1, ['10.244.1.1', '10.244.3.1'])), // endpoint swap
+    () => endpoints.update(slice(2, ['10.244.1.2', '10.244.2.2']), null), // no endpoints: REJECT
+    () => services.update(svcs[3]!, null), // service deleted
+    () => services.update(null, makeService({ name: 'new', clusterIP: '10.96.2.1', ports: [{ port: 81 }] })), // service without endpoints
+    () => endpoints.update(null, slice(0, ['10.244.9.9'])), // second slice for s0 replaces? (same name: update)
+  ];
+  for (const [i, step] of steps.entries()) {
+    step();
+    const changed = new Set([...services.apply(state.services).changed, ...endpoints.apply(state.endpoints).changed]);
+    const f = render(state, { changed, previous: fastPrev });
+    const s = render(state, { changed, previousChains: slowPrev.serviceChains, previousShared: slowPrev.shared });
+    fast.restore(f.payload);
+    slow.restore(s.payload);
+    t.same(new Set(fast.chainNames('nat')), new Set(slow.chainNames('nat')), `step ${i}: same chains`);
+    t.same([...f.serviceChains].sort(), [...s.serviceChains].sort(), `step ${i}: same bookkeeping`);
+    for (let k = 0; k < 6; k++) {
+      for (const pkt of [fromNode(`10.96.1.${k}`, 80), fromOutside('10.250.0.11', 30100 + k)]) {
+        t.same(trace(fast, pkt).map((o) => [o.destination, o.verdict]).sort(), trace(slow, pkt).map((o) => [o.destination, o.verdict]).sort(), `step ${i}: same paths to ${pkt.dst}:${pkt.dport}`);
+      }
+    }
+    fastPrev = f;
+    slowPrev = s;
+  }
+  t.ok(trace(fast, fromNode('10.96.2.1', 81)).every((o) => o.verdict === 'REJECT'), 'the new service without endpoints is rejected');
+  t.same(reachable(trace(fast, fromNode('10.96.1.1', 80))), ['10.244.1.1:8080', '10.244.3.1:8080']);
+  t.equal(render(state, { changed: new Set(['default/s1:']), previous: fastPrev }).payload.includes(':KUBE-SERVICES'), false, 'an unchanged service re-rendered: shared chains untouched');
+});
+
 t.test('a full sync deletes chains left over from before (restart)', async (t) => {
   const state = stateFrom([web], [webSlice], { node });
   const leftover = 'KUBE-SVC-AAAAAAAAAAAAAAAA';
