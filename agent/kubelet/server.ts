@@ -195,6 +195,10 @@ export class KubeletServer {
     // The runtime speaks v4 at most; a v5 client is relayed over v4 (v5 only adds the close-stream signal).
     const upstreamProtocols = [...new Set(clientProtocols.map((p) => (p === 'v5.channel.k8s.io' ? 'v4.channel.k8s.io' : p)))];
     const upstream = new WebSocket(upstreamUrl.replace(/^http/, 'ws'), upstreamProtocols.length ? upstreamProtocols : undefined);
+    // The runtime may speak first (port-forward announces its ports at once): hold its frames until the client is up.
+    const early: { data: Buffer; isBinary: boolean }[] = [];
+    let toClient: ((data: Buffer, isBinary: boolean) => void) | undefined;
+    upstream.on('message', (data: Buffer, isBinary) => (toClient ? toClient(data, isBinary) : early.push({ data, isBinary })));
     await new Promise<void>((resolve, reject) => {
       upstream.once('open', () => resolve());
       upstream.once('unexpected-response', (_r, res) => reject(new HttpError(502, `runtime stream server answered ${res.statusCode}`)));
@@ -210,9 +214,10 @@ export class KubeletServer {
         if (v5 && isBinary && data[0] === 255) return;
         if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
       });
-      upstream.on('message', (data: Buffer, isBinary) => {
+      toClient = (data, isBinary) => {
         if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
-      });
+      };
+      for (const m of early.splice(0)) toClient(m.data, m.isBinary);
       const closeBoth = () => {
         if (client.readyState === WebSocket.OPEN) client.close(1000);
         if (upstream.readyState === WebSocket.OPEN) upstream.close(1000);

@@ -151,7 +151,7 @@ t.test('kubelet drives real containerd', async (t) => {
     t.equal(api.pod('default', 'web')!.status!.conditions!.find((c) => c.type === 'Ready')!.status, 'True', 'other pods keep running');
   });
 
-  await t.test('kubelet server: healthz, pods, logs (tail, timestamps, follow), exec over WebSocket', async (t) => {
+  await t.test('kubelet server: healthz, pods, logs (tail, timestamps, follow), exec and port-forward over WebSocket', async (t) => {
     const ca = await createCA('kubelet-test-ca');
     const serving = await createServingCert(ca, { commonName: 'kn', ips: ['127.0.0.1'] });
     const server = new KubeletServer({ kubelet, port: 0, address: '127.0.0.1', tls: { cert: serving.certPem, key: serving.keyPem } });
@@ -204,6 +204,27 @@ t.test('kubelet drives real containerd', async (t) => {
       t.equal(r.err, 'err\n');
       t.match(r.status, /Success/);
     }
+    // port-forward: channel 0 carries data for the first port; each channel first announces its port (2 bytes LE).
+    const forwarded = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}/portForward/default/web?ports=8080`, ['v4.channel.k8s.io'], { ca: ca.certPem });
+      let data = '';
+      let sent = false;
+      ws.on('message', (d: Buffer) => {
+        if (d[0] === 0 && d.length === 3 && !sent) {
+          t.equal(d.readUInt16LE(1), 8080, 'data channel announces the port');
+          sent = true;
+          ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('GET / HTTP/1.0\r\n\r\n')]));
+        } else if (d[0] === 0) {
+          data += d.subarray(1).toString();
+          if (data.includes('</h1>')) { ws.close(); resolve(data); }
+        }
+      });
+      ws.on('error', reject);
+      ws.on('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+      setTimeout(() => reject(new Error(`port-forward timed out, got ${JSON.stringify(data)}`)), 15_000);
+    });
+    t.match(forwarded, /hello from busybox httpd/);
+
     const failing = await wsExec(`wss://127.0.0.1:${port}/exec/default/talker/talk?command=sh&command=-c&command=exit%207&stdout=true`, ca.certPem, 'v4.channel.k8s.io');
     t.match(failing.status, /NonZeroExitCode/);
     t.match(failing.status, /"7"/);
