@@ -1,8 +1,10 @@
 // kts lab up | down | status: a whole cluster on this machine, nodes in network namespaces.
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { labDown } from './down.ts';
 import { DEFAULT_OPTIONS, type LabOptions, type StoreKind } from './plan.ts';
 import { pkiFiles } from './pki.ts';
+import { statePath } from './state.ts';
 import { formatStatus, labStatus } from './status.ts';
 import { labUp } from './up.ts';
 
@@ -36,7 +38,11 @@ export async function main(argv: string[]): Promise<void> {
       const opts: LabOptions = { dir: o.dir, nodes: o.nodes, store: o.store as StoreKind, prefix: o.prefix, bridge: o.bridge,
         nodeCidr: o.nodeCidr, podCidr: o.podCidr, serviceCidr: o.serviceClusterIpRange, apiserverPort: o.apiserverPort,
         etcdPort: o.etcdPort, etcdPeerPort: o.etcdPeerPort };
-      const r = await labUp(opts, say);
+      const r = await labUp(opts, say).catch((err: Error) => {
+        // Whatever was made is in lab.json; down undoes a half-finished up as well.
+        if (!existsSync(statePath(o.dir))) throw err;
+        throw new Error(`${err.message}\nthe lab is not up; clean up with: kts lab down --dir ${o.dir}`);
+      });
       const kubeconfig = pkiFiles(r.state.plan).adminKubeconfig;
       if (r.alreadyUp) {
         say(`the lab is already up in ${o.dir} (${r.state.plan.nodes.length} nodes); see \`kts lab status --dir ${o.dir}\``);

@@ -90,6 +90,7 @@ async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: st
 /** Brings the lab up, or reports that one is already up in opts.dir. On failure it leaves lab.json for `down`. */
 export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
   validateOptions(opts);
+  if (process.getuid?.() !== 0) throw new Error('kts lab needs root: it makes network namespaces, links, routes and cgroups');
   const existing = readState(opts.dir);
   if (existing) return { alreadyUp: true, state: existing };
   // Refuse to take over names somebody else's lab (or anything else) already uses.

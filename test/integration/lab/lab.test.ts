@@ -4,6 +4,7 @@
 // the pod on node 2. Then `kts lab down`, and nothing of the lab is left. Names and ranges are random so
 // this never meets a user's lab or another test.
 import t from 'tap';
+import type { Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,28 +33,53 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts lab down leaves nothing', async (t) => {
+interface LabNames { work: string; dir: string; prefix: string; bridge: string; nodeCidr: string; podBase: string }
+
+/** Random names and ranges, and a teardown that runs `kts lab down` if the test did not get that far. */
+function labNames(t: Test): LabNames {
   const sfx = randomBytes(3).toString('hex');
   const r = randomBytes(3);
   const work = mkdtempSync(path.join(tmpdir(), 'kts-lab-test-'));
   const dir = path.join(work, 'lab');
-  const prefix = `ktl${sfx}`;
-  const bridge = `ktl${sfx}`;
-  const nodeCidr = `172.${16 + (r[0]! % 16)}.${r[1]!}.0/24`;
-  const podBase = `10.${220 + (r[2]! % 30)}`;
   t.teardown(async () => {
     if (existsSync(path.join(dir, 'lab.json'))) await run(KTS, ['lab', 'down', '--dir', dir], { timeout: 120_000 }).catch(() => {});
     rmSync(work, { recursive: true, force: true });
   });
+  return { work, dir, prefix: `ktl${sfx}`, bridge: `ktl${sfx}`, nodeCidr: `172.${16 + (r[0]! % 16)}.${r[1]!}.0/24`, podBase: `10.${220 + (r[2]! % 30)}` };
+}
 
-  const up = await run(KTS, ['lab', 'up', '--nodes', '2', '--dir', dir, '--prefix', prefix, '--bridge', bridge,
-    '--node-cidr', nodeCidr, '--pod-cidr', `${podBase}.0.0/16`, '--apiserver-port', '0', '--etcd-port', '0', '--etcd-peer-port', '0'],
+async function labUp(l: LabNames, ...extra: string[]) {
+  return run(KTS, ['lab', 'up', '--dir', l.dir, '--prefix', l.prefix, '--bridge', l.bridge, '--node-cidr', l.nodeCidr,
+    '--pod-cidr', `${l.podBase}.0.0/16`, '--apiserver-port', '0', '--etcd-port', '0', '--etcd-peer-port', '0', ...extra],
   { timeout: 300_000 }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
     throw new Error(`kts lab up failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
   });
+}
+
+function readLabState(dir: string): LabState {
+  return JSON.parse(readFileSync(path.join(dir, 'lab.json'), 'utf8')) as LabState;
+}
+
+/** `kts lab down`, then: no process of the recorded PIDs, no netns, link, route, cgroup or file. */
+async function downLeavesNothing(t: Test, l: LabNames): Promise<void> {
+  const live = readLabState(l.dir);
+  const down = await run(KTS, ['lab', 'down', '--dir', l.dir], { timeout: 120_000 });
+  t.match(down.stdout, `stopped ${2 + 3 * live.plan.nodes.length} processes`, 'down stops the store, the apiserver and 3 processes per node');
+  for (const p of live.processes) t.notOk(processStartTime(p.pid) === p.startTime, `${p.name} (pid ${p.pid}) is gone`);
+  t.notMatch((await run('ip', ['netns', 'list'])).stdout, l.prefix, 'no node netns left');
+  t.notMatch((await run('ip', ['-o', 'link', 'show'])).stdout, l.bridge, 'no bridge or veth left');
+  t.notMatch((await run('ip', ['route', 'show'])).stdout, `${l.podBase}.`, 'no host route to a pod CIDR left');
+  for (const n of live.plan.nodes) t.notOk(existsSync(path.join('/sys/fs/cgroup/memory', n.cgroupRoot)), `no cgroup left for ${n.name}`);
+  t.notOk(existsSync(l.dir), 'no files left');
+}
+
+t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts lab down leaves nothing', async (t) => {
+  const l = labNames(t);
+  const { work, dir, prefix, podBase } = l;
+  const up = await labUp(l, '--nodes', '2');
   const kubeconfig = path.join(dir, 'admin.kubeconfig');
   t.match(up.stdout, `export KUBECONFIG=${kubeconfig}`, 'up prints the kubeconfig to export');
-  const state = JSON.parse(readFileSync(path.join(dir, 'lab.json'), 'utf8')) as LabState;
+  const state = readLabState(dir);
   const [n1, n2] = state.plan.nodes;
   t.ok(n1 && n2, 'two nodes planned');
   if (!n1 || !n2) return;
@@ -126,17 +152,22 @@ endpoints: [{addresses: ["${ip2}"], conditions: {ready: true}, nodeName: ${n2.na
   const direct = await run('ip', ['netns', 'exec', n2.netns, 'curl', '-s', '--max-time', '5', `http://${ip1}:8080/`], { timeout: 10_000 });
   t.match(direct.stdout, /hello from busybox httpd/, 'node 2 reaches the pod on node 1 by its pod IP');
 
-  const live = JSON.parse(readFileSync(path.join(dir, 'lab.json'), 'utf8')) as LabState;
-  const down = await run(KTS, ['lab', 'down', '--dir', dir], { timeout: 120_000 });
-  t.match(down.stdout, /stopped 8 processes/, 'down stops etcd, apiserver and 3 processes per node');
+  await downLeavesNothing(t, l);
+});
 
-  for (const p of live.processes) t.notOk(processStartTime(p.pid) === p.startTime, `${p.name} (pid ${p.pid}) is gone`);
-  const netns = (await run('ip', ['netns', 'list'])).stdout;
-  t.notMatch(netns, prefix, 'no node netns left');
-  const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
-  t.notMatch(links, bridge, 'no bridge or veth left');
-  const routes = (await run('ip', ['route', 'show'])).stdout;
-  t.notMatch(routes, `${podBase}.`, 'no host route to a pod CIDR left');
-  for (const n of live.plan.nodes) t.notOk(existsSync(path.join('/sys/fs/cgroup/memory', n.cgroupRoot)), `no cgroup left for ${n.name}`);
-  t.notOk(existsSync(dir), 'no files left');
+t.test('kts lab up --store etcd: the cluster state lives in Debian etcd 3.4', async (t) => {
+  const l = labNames(t);
+  await labUp(l, '--nodes', '1', '--store', 'etcd');
+  const state = readLabState(l.dir);
+  t.equal(state.plan.options.store, 'etcd');
+  const etcd = state.processes.find((p) => p.name === 'etcd');
+  t.match(readFileSync(`/proc/${etcd?.pid}/cmdline`, 'utf8'), /^etcd\0/, 'the store process is /usr/bin/etcd');
+  const kubeconfig = path.join(l.dir, 'admin.kubeconfig');
+  const node = await run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', path.join(l.work, 'cache'), 'get', 'node', `${l.prefix}-n1`,
+    '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { timeout: 60_000 });
+  t.equal(node.stdout, 'True', 'the node is Ready');
+  const keys = await run('etcdctl', ['--endpoints', `127.0.0.1:${state.plan.etcdPort}`, 'get', '--prefix', '--keys-only', '/registry/minions/'],
+    { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 });
+  t.match(keys.stdout, `/registry/minions/${l.prefix}-n1`, 'etcdctl finds the Node under /registry');
+  await downLeavesNothing(t, l);
 });
