@@ -40,7 +40,9 @@ export async function startTestCluster(extra: Partial<ApiServerOptions> = {}, et
       server: s, url: s.url, dir, kubeconfigPath, caPem: ca.certPem, admin, etcdEndpoint: etcd.endpoint,
       async request(path, init = {}) {
         return new Promise((resolve, reject) => {
-          const req = https.request(`${s.url}${path}`, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+          // frame bodies explicitly: Node sends DELETE bodies unframed otherwise
+          const headers = { ...(init.headers ?? {}), ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) };
+          const req = https.request(`${s.url}${path}`, { method: init.method ?? 'GET', headers, agent }, (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('error', reject);
