@@ -29,7 +29,11 @@ export interface PeerHandlers {
   leaseRenew(id: string): Promise<number>;
   /** Leader side of a forwarded time-to-live: seconds left, or -1. */
   leaseRemaining(id: string): Promise<number>;
+  /** The cluster as this member knows it, for a member that is joining. */
+  clusterInfo(): { members: ClusterInfoMember[] };
 }
+
+export interface ClusterInfoMember { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }
 
 export interface TransportOptions {
   clusterId: string;
@@ -179,6 +183,9 @@ export class PeerTransport {
         call.on('end', () => finish(null));
         call.on('error', () => finish(null));
       },
+      ClusterInfo: (_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => {
+        cb(null, { cluster_id: opts.clusterId, members: opts.handlers.clusterInfo().members });
+      },
       LeaseRenew: (call: grpc.ServerUnaryCall<{ cluster_id: string; ID: string }, object>, cb: grpc.sendUnaryData<object>) => {
         if (call.request.cluster_id !== opts.clusterId) return cb(wrongCluster(call.request.cluster_id));
         opts.handlers.leaseRenew(call.request.ID).then((TTL) => cb(null, { TTL }), (err: Error) => cb({ code: grpc.status.UNAVAILABLE, details: err.message }));
@@ -208,6 +215,18 @@ export class PeerTransport {
     this.listeners.push(listener);
   }
 
+  /** A member joined (conf change applied): start talking to it. */
+  addPeer(id: number, url: string): void {
+    if (id === this.opts.memberId || this.queues.has(id)) return;
+    this.queues.set(id, new PeerQueue(id, url, this.opts));
+  }
+
+  /** A member left: stop talking to it. */
+  removePeer(id: number): void {
+    this.queues.get(id)?.close();
+    this.queues.delete(id);
+  }
+
   send(messages: Message[]): void {
     for (const m of messages) {
       const q = this.queues.get(m.to);
@@ -232,4 +251,17 @@ export class PeerTransport {
     for (const s of this.sockets) s.destroy();
     this.server.forceShutdown();
   }
+}
+
+/** Ask a member of an existing cluster for its cluster ID and members (used before joining it). */
+export function fetchClusterInfo(peerUrl: string, timeoutMs = 3000): Promise<{ clusterId: string; members: ClusterInfoMember[] }> {
+  const Ctor = service();
+  const client = new Ctor(target(peerUrl), grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  return new Promise((resolve, reject) => {
+    client.ClusterInfo({}, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: { cluster_id: string; members: ClusterInfoMember[] }) => {
+      client.close();
+      if (err) reject(new Error(`${peerUrl}: ${err.details || err.message}`));
+      else resolve({ clusterId: res.cluster_id, members: res.members.map((m) => ({ ...m, ID: String(m.ID) })) });
+    });
+  });
 }

@@ -82,7 +82,10 @@ export class EtcdServer {
       snapshot: () => encodeSnapshot(this.store, this.members),
       restore: (data) => {
         const members = restoreSnapshot(this.store, data);
-        for (const m of members) this.updateMember(m);
+        if (members.length > 0) {
+          this.members = members.map((m) => ({ ID: String(m.ID), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: false }));
+          this.onMembersRestored(this.members);
+        }
         this.leases.reset(this.store.lessor.leases.values(), this.consensus.isLeader());
       },
     });
@@ -129,6 +132,8 @@ export class EtcdServer {
   }
 
   private stopped = false;
+  /** Called after a snapshot replaced the member list (the transport must know every peer). */
+  onMembersRestored: (members: Member[]) => void = () => {};
 
   async stop(): Promise<void> {
     this.stopped = true;

@@ -6,6 +6,10 @@ import { EtcdServer, memberIdFor, clusterIdFor } from './etcd-server.ts';
 import type { Member } from './etcd-server.ts';
 import { SingleMember } from './single-member.ts';
 import { RaftMember } from './raft-member.ts';
+import { RaftMembership } from './membership.ts';
+import { fetchClusterInfo } from '../peer/transport.ts';
+import fs from 'node:fs';
+import path from 'node:path';
 import { kvService } from './kv-service.ts';
 import { watchService } from './watch-service.ts';
 import { leaseService } from './lease-service.ts';
@@ -77,25 +81,46 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const placeholderMembers = membersFromConfig(cfg, []);
   const self = placeholderMembers.find((m) => m.name === cfg.name)!;
   const token = cfg.initialClusterToken ?? 'etcd-cluster';
-  const clusterId = clusterIdFor(placeholderMembers.map((m) => m.ID), token);
-  const consensus: Consensus = placeholderMembers.length > 1
+  let clusterId = clusterIdFor(placeholderMembers.map((m) => m.ID), token);
+  let members = placeholderMembers;
+  let join = false;
+  if (placeholderMembers.length > 1) {
+    const known = readClusterFile(cfg.dataDir);
+    if (known) {
+      clusterId = known.clusterId;
+    } else if (cfg.initialClusterState === 'existing') {
+      // joining: the cluster ID and members come from the running cluster (after `etcdctl member add`)
+      const info = await askCluster(placeholderMembers.filter((m) => m.ID !== self.ID).flatMap((m) => m.peerURLs));
+      if (!info.members.some((m) => m.ID === self.ID)) {
+        throw new Error(`member ${cfg.name} (${BigInt(self.ID).toString(16)}) is not in the cluster: run "etcdctl member add ${cfg.name} --peer-urls=${self.peerURLs.join(',')}" first`);
+      }
+      clusterId = info.clusterId;
+      members = info.members.map((m) => ({ ...m, name: m.ID === self.ID ? cfg.name : m.name, isLearner: false }));
+      join = true;
+    }
+    writeClusterFile(cfg.dataDir, clusterId, self.ID);
+  }
+  const me = members.find((m) => m.ID === self.ID)!;
+  const raft = members.length > 1
     ? new RaftMember({
-      memberId: self.ID, clusterId, dataDir: cfg.dataDir,
-      peers: new Map(placeholderMembers.map((m) => [m.ID, m.peerURLs[0]])),
+      memberId: self.ID, clusterId, dataDir: cfg.dataDir, join,
+      peers: new Map(members.map((m) => [m.ID, m.peerURLs[0]])),
       listenPeerUrls: cfg.listenPeerUrls ?? self.peerURLs,
       heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, log,
     })
-    : new SingleMember(cfg.dataDir, self.ID, (m) => log('warn', m));
+    : undefined;
+  const consensus: Consensus = raft ?? new SingleMember(cfg.dataDir, self.ID, (m) => log('warn', m));
   const server = new EtcdServer({
     name: cfg.name, memberId: self.ID, clusterId,
-    members: placeholderMembers, consensus, maxRequestBytes: cfg.maxRequestBytes, log,
+    members, consensus, maxRequestBytes: cfg.maxRequestBytes, log,
   });
+  const membership = raft ? new RaftMembership(server, raft, token) : undefined;
   const svc = etcdServices();
   const hub = new WatchHub(server.store.kv);
   grpcServer.addService(svc.KV.service, kvService(server));
   grpcServer.addService(svc.Watch.service, watchService(server, hub));
   grpcServer.addService(svc.Lease.service, leaseService(server));
-  grpcServer.addService(svc.Cluster.service, clusterService(server));
+  grpcServer.addService(svc.Cluster.service, clusterService(server, membership));
   grpcServer.addService(svc.Maintenance.service, maintenanceService(server));
 
   await server.start();
@@ -111,7 +136,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   }
   const clientUrls = listeners.slice(0, cfg.listenClientUrls.length).map((l) => l.url);
   // published to the other members by the server once known (port 0 resolves only now)
-  self.clientURLs = cfg.advertiseClientUrls ?? clientUrls;
+  me.clientURLs = cfg.advertiseClientUrls ?? clientUrls;
   log('info', `member ${cfg.name} (${self.ID}) serving clients on ${clientUrls.join(',')}`);
   return {
     server, clientUrls,
@@ -121,4 +146,24 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
       await server.stop();
     },
   };
+}
+
+/** The cluster ID this data dir belongs to (written at first start; a restart must not recompute it). */
+function readClusterFile(dataDir: string): { clusterId: string; memberId: string } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dataDir, 'member', 'cluster.json'), 'utf8')) as { clusterId: string; memberId: string };
+  } catch { return undefined; }
+}
+
+function writeClusterFile(dataDir: string, clusterId: string, memberId: string): void {
+  fs.mkdirSync(path.join(dataDir, 'member'), { recursive: true });
+  fs.writeFileSync(path.join(dataDir, 'member', 'cluster.json'), JSON.stringify({ clusterId, memberId }));
+}
+
+async function askCluster(peerURLs: string[]): Promise<{ clusterId: string; members: Array<{ ID: string; name: string; peerURLs: string[]; clientURLs: string[] }> }> {
+  const errors: string[] = [];
+  for (const u of peerURLs) {
+    try { return await fetchClusterInfo(u); } catch (err) { errors.push((err as Error).message); }
+  }
+  throw new Error(`cannot join: no member of the existing cluster answered (${errors.join('; ')})`);
 }

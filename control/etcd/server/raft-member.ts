@@ -4,9 +4,10 @@
 // and reads arriving while an fsync is in flight are carried by the next Ready, so they share one fsync.
 import crypto from 'node:crypto';
 import { RawNode, seededRand, decodeConfChange, ProposalDroppedError } from '../raft/index.ts';
-import type { ConfState, Entry, Ready, ReadState } from '../raft/index.ts';
+import type { ConfChange, ConfState, Entry, Ready, ReadState } from '../raft/index.ts';
 import { RaftDisk, memberDirs } from '../wal/index.ts';
 import { PeerTransport } from '../peer/transport.ts';
+import type { ClusterInfoMember } from '../peer/transport.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
 import type { Consensus, ConsensusStatus, StateMachine } from './consensus.ts';
 
@@ -21,6 +22,8 @@ export interface RaftMemberOptions {
   electionMs?: number;
   /** Applied entries between snapshots (etcd --snapshot-count). */
   snapshotCount?: number;
+  /** Joining an existing cluster (--initial-cluster-state existing): start empty, the leader fills us in. */
+  join?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -57,6 +60,10 @@ export class RaftMember implements Consensus {
   private confirmed: Array<{ index: number; read: PendingRead }> = [];
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   onLeaderChange: (isLeader: boolean) => void = () => {};
+  /** Told about every applied membership change (context: what the proposer attached). */
+  onConfChange: (cc: ConfChange) => void = () => {};
+  /** The member list the server keeps, for joining members. */
+  membersView: () => ClusterInfoMember[] = () => [];
   /** How the leader answers keep-alives forwarded by followers (the server owns the lease clock). */
   leaseHandlers: { renew(id: string): Promise<number>; remaining(id: string): Promise<number> } = {
     renew: async () => 0, remaining: async () => -1,
@@ -93,7 +100,7 @@ export class RaftMember implements Consensus {
       rand: seededRand(crypto.randomInt(2 ** 31)), applied: this.applied, checkQuorum: true, preVote: true,
       logger: (line) => this.log('info', `raft: ${line}`),
     });
-    if (opened.fresh) this.node.bootstrap({ voters: [...this.opts.peers.keys()].map(Number) });
+    if (opened.fresh && !this.opts.join) this.node.bootstrap({ voters: [...this.opts.peers.keys()].map(Number) });
 
     const peers = new Map([...this.opts.peers].map(([id, url]) => [Number(id), url]));
     this.transport = new PeerTransport({
@@ -105,6 +112,7 @@ export class RaftMember implements Consensus {
         },
         leaseRenew: (id) => this.leaseHandlers.renew(id),
         leaseRemaining: (id) => this.leaseHandlers.remaining(id),
+        clusterInfo: () => ({ members: this.membersView() }),
       },
       unreachable: (to) => { this.node.reportUnreachable(to); this.kick(); },
       snapshotStatus: (to, ok) => { this.node.reportSnapshot(to, ok ? 'Finish' : 'Failure'); this.kick(); },
@@ -212,7 +220,9 @@ export class RaftMember implements Consensus {
         if (e.index <= this.applied) continue;
         if (TRACE) process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} apply ${e.index}\n`);
         if (e.type === 'ConfChange') {
-          this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+          const cc = decodeConfChange(e.data);
+          this.confState = this.node.applyConfChange(cc);
+          this.onConfChange(cc);
         } else if (e.data.byteLength > 0) {
           this.sm.apply(e.data, e.index);
         }
@@ -236,6 +246,21 @@ export class RaftMember implements Consensus {
     clearInterval(this.ticker);
     this.kick();
   }
+
+  /** Propose a membership change; it takes effect (onConfChange) when applied. */
+  proposeConfChange(cc: ConfChange): void {
+    if (!this.running) throw etcdErrors.stopped();
+    try {
+      this.node.proposeConfChange(cc);
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) throw etcdErrors.noLeader();
+      throw err;
+    }
+    this.kick();
+  }
+
+  addPeer(id: string, url: string): void { this.transport.addPeer(Number(id), url); }
+  removePeer(id: string): void { this.transport.removePeer(Number(id)); }
 
   /** RaftDisk.persist, but without an fsync when only the commit index moved (Ready.mustSync false). */
   private async persist(rd: Ready): Promise<void> {

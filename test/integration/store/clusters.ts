@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { etcdctl } from './suite.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const ktsBin = path.join(repo, 'bin/kts');
@@ -35,6 +36,10 @@ export interface Cluster {
   procs: Map<string, ChildProcess | undefined>;
   logs: Map<string, string[]>;
   kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** `etcdctl member add` a new member, start it with --initial-cluster-state existing; returns its name. */
+  addMember(): Promise<string>;
+  /** `etcdctl member remove` a member by name and stop its process. */
+  removeMember(name: string): Promise<void>;
   restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -105,6 +110,34 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3): Promise<Clus
       await cluster.kill(name);
       const p = launch(m, 'new');
       await waitHealthy(`http://127.0.0.1:${m.clientPort}`, p, logs.get(name)!);
+    },
+    async addMember() {
+      const m: MemberSpec = { name: `m${members.length}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: path.join(root, `m${members.length}`) };
+      // etcd refuses while members have been connected for less than its health interval (after restarts)
+      let add = await etcdctl(endpoints, ['member', 'add', m.name, `--peer-urls=http://127.0.0.1:${m.peerPort}`]);
+      for (let i = 0; add.code !== 0 && /unhealthy cluster/.test(add.stderr) && i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        add = await etcdctl(endpoints, ['member', 'add', m.name, `--peer-urls=http://127.0.0.1:${m.peerPort}`]);
+      }
+      if (add.code !== 0) throw new Error(`member add: ${add.stderr}`);
+      members.push(m);
+      const p = launch(m, 'existing');
+      await waitHealthy(`http://127.0.0.1:${m.clientPort}`, p, logs.get(m.name)!);
+      endpoints.push(`http://127.0.0.1:${m.clientPort}`);
+      return m.name;
+    },
+    async removeMember(name) {
+      // the simple format prints IDs in hex (JSON numbers would lose the low bits of 64-bit IDs)
+      const lines = (await etcdctl(endpoints, ['member', 'list'])).stdout.trim().split('\n').map((l) => l.split(', '));
+      const id = lines.find((f) => f[2] === name)?.[0];
+      if (id === undefined) throw new Error(`member ${name} not listed`);
+      const i = members.findIndex((x) => x.name === name);
+      const rest = endpoints.filter((_, j) => j !== i);
+      const rm = await etcdctl(rest, ['member', 'remove', id]);
+      if (rm.code !== 0) throw new Error(`member remove: ${rm.stderr}`);
+      await cluster.kill(name);
+      members.splice(i, 1);
+      endpoints.splice(i, 1);
     },
     async stop() {
       for (const m of members) await cluster.kill(m.name);

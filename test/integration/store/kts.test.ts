@@ -4,6 +4,7 @@ import { startCluster } from './clusters.ts';
 import type { Cluster } from './clusters.ts';
 import { storeSuite } from './suite.ts';
 import { durabilitySuite } from './durability.ts';
+import { membershipSuite } from './membership.ts';
 
 let cluster: Cluster | undefined;
 t.before(async () => { cluster = await startCluster('kts', 3); });
@@ -12,3 +13,4 @@ storeSuite(t, () => cluster!);
 
 // failure tests last: they kill and restart members
 t.test('durability', async (t) => durabilitySuite(t, () => cluster!));
+t.test('membership', async (t) => membershipSuite(t, () => cluster!));
