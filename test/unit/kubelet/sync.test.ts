@@ -235,3 +235,48 @@ t.test('projected service-account token: requested bound to the pod, cached betw
   await h.sync(pod);
   t.equal(h.api.tokenRequests.length, 2, 'renewed after 80% of its lifetime');
 });
+
+t.test('preStop runs inside the grace period before StopContainer', async (t) => {
+  const execs: string[][] = [];
+  const h = harness(t, { onExec: (_id, cmd) => { execs.push(cmd); return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exit_code: 0 }; } });
+  const pod = h.api.putPod(makePod('stop', { terminationGracePeriodSeconds: 20, containers: [{ name: 'app', image: 'busybox:1',
+    lifecycle: { preStop: { exec: { command: ['sh', '-c', 'nginx -s quit'] } } } }] }));
+  await h.sync(pod);
+  h.runtime.calls.length = 0;
+  h.api.markDeleted('default', 'stop', 20);
+  await h.sync(h.api.pod('default', 'stop'));
+  t.same(execs, [['sh', '-c', 'nginx -s quit']]);
+  t.ok(h.runtime.calls.indexOf('ExecSync') < h.runtime.calls.indexOf('StopContainer'), 'hook before stop');
+});
+
+t.test('container config: security context, resources, resourceFieldRef env, ports to hostPort mappings', async (t) => {
+  const h = harness(t);
+  const pod = h.api.putPod(makePod('sec', {
+    securityContext: { runAsUser: 1000, runAsGroup: 2000 },
+    containers: [{ name: 'app', image: 'busybox:1', workingDir: '/tmp',
+      ports: [{ containerPort: 80, hostPort: 8080 }],
+      securityContext: { privileged: true, capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] }, allowPrivilegeEscalation: false },
+      resources: { requests: { cpu: '100m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+      env: [{ name: 'LIM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+        { name: 'CPU', valueFrom: { resourceFieldRef: { resource: 'requests.cpu', divisor: '1m' } } }] }],
+  }));
+  await h.sync(pod);
+  const c = h.runtime.containersNamed('app')[0]!.config;
+  const sc = c.linux!.security_context!;
+  t.equal(sc.privileged, true);
+  t.same(sc.capabilities, { add_capabilities: ['NET_ADMIN'], drop_capabilities: ['ALL'] });
+  t.same(sc.run_as_user, { value: 1000 });
+  t.same(sc.run_as_group, { value: 2000 });
+  t.equal(sc.no_new_privs, true);
+  t.equal(c.working_dir, '/tmp');
+  t.equal(c.linux!.resources!.memory_limit_in_bytes, 64 * 1024 * 1024);
+  t.equal(c.linux!.resources!.cpu_shares, 102);
+  t.equal(c.linux!.resources!.cpu_quota, 20_000);
+  const env = Object.fromEntries(c.envs!.map((e) => [e.key, e.value]));
+  t.same(env, { LIM: '64', CPU: '100' });
+  const sb = [...h.runtime.sandboxes.values()][0]!.config;
+  t.same(sb.port_mappings, [{ protocol: 'TCP', container_port: 80, host_port: 8080, host_ip: '' }]);
+  t.equal(sb.linux?.security_context?.privileged, true, 'a privileged container needs a privileged sandbox');
+  t.equal(sb.linux?.cgroup_parent, '/kts/kubepods/burstable/poduid-sec');
+  t.equal(h.api.pod('default', 'sec')!.status!.qosClass, 'Burstable');
+});
