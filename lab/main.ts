@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { labDown } from './down.ts';
 import { DEFAULT_OPTIONS, type LabOptions, type StoreKind } from './plan.ts';
 import { pkiFiles } from './pki.ts';
+import { isAlive } from './process.ts';
 import { statePath } from './state.ts';
 import { formatStatus, labStatus } from './status.ts';
 import { labUp } from './up.ts';
@@ -44,8 +45,11 @@ export async function main(argv: string[]): Promise<void> {
         throw new Error(`${err.message}\nthe lab is not up; clean up with: kts lab down --dir ${o.dir}`);
       });
       const kubeconfig = pkiFiles(r.state.plan).adminKubeconfig;
-      if (r.alreadyUp) {
-        say(`the lab is already up in ${o.dir} (${r.state.plan.nodes.length} nodes); see \`kts lab status --dir ${o.dir}\``);
+      if (r.alreadyUp && !r.state.ready) {
+        throw new Error(`a lab in ${o.dir} did not finish coming up; run \`kts lab down --dir ${o.dir}\` first`);
+      } else if (r.alreadyUp) {
+        const dead = r.state.processes.filter((p) => !isAlive(p)).map((p) => p.name);
+        say(`the lab is already up in ${o.dir} (${r.state.plan.nodes.length} nodes)${dead.length ? `, but these processes are dead: ${dead.join(', ')}` : ''}; see \`kts lab status --dir ${o.dir}\``);
       } else {
         say(`the lab is up: ${r.state.plan.nodes.map((n) => n.name).join(', ')}`);
       }

@@ -42,6 +42,12 @@ export async function createNodeNetwork(plan: LabPlan, n: NodePlan): Promise<voi
   // A default route via the host: the node's own connections to ClusterIPs must be routed before OUTPUT DNAT.
   await ip('-n', n.netns, 'route', 'add', 'default', 'via', plan.bridgeIP);
   await ip('netns', 'exec', n.netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  // The kubelet's bridge CNI config masquerades pod traffic leaving the node; pods must see each other's real
+  // addresses, so pod-to-pod traffic skips that (what flannel does; linux-host-facts P5). Inserted first, before
+  // the per-pod CNI rules the plugin appends later.
+  const pods = plan.options.podCidr;
+  await ip('netns', 'exec', n.netns, 'iptables', '-w', '-t', 'nat', '-I', 'POSTROUTING', '1', '-s', pods, '-d', pods,
+    '-m', 'comment', '--comment', 'kts lab: pod-to-pod traffic keeps its source', '-j', 'RETURN');
   await ip('route', 'add', n.podCidr, 'via', n.ip, 'dev', plan.options.bridge);
 }
 

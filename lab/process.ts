@@ -60,11 +60,18 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Thrown from a waitUntil check to stop waiting at once (a process it waits on has exited). */
+export class ProcessExitedError extends Error {}
+
 /** Polls check until it returns true; the message names what was awaited and where its log is. */
 export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, detail?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((err: unknown) => {
+      if (err instanceof ProcessExitedError) throw err;
+      return false; // not up yet
+    });
+    if (ok) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${detail ? `\n${detail()}` : ''}`);
     await sleep(200);
   }

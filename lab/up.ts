@@ -11,7 +11,7 @@ import { nodePaths, prepareContainerd } from './containerd.ts';
 import { addPeerRoutes, createBridge, createNodeNetwork, linkExists, netnsExists } from './network.ts';
 import { planLab, validateOptions, type LabOptions, type LabPlan, type NodePlan } from './plan.ts';
 import { writeLabPki, type LabPki } from './pki.ts';
-import { freePort, isAlive, logTail, startDetached, waitUntil } from './process.ts';
+import { freePort, isAlive, logTail, ProcessExitedError, startDetached, waitUntil } from './process.ts';
 import { readState, writeState, type LabProcess, type LabState } from './state.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -27,7 +27,7 @@ async function resolvePort(p: number): Promise<number> {
 
 /** A process that died while we waited is reported with its log, instead of waiting out the timeout. */
 function checkAlive(p: LabProcess): void {
-  if (!isAlive(p)) throw new Error(`${p.name} exited; the end of ${p.log}:\n${logTail(p.log)}`);
+  if (!isAlive(p)) throw new ProcessExitedError(`${p.name} exited; the end of ${p.log}:\n${logTail(p.log)}`);
 }
 
 function storeCommand(plan: LabPlan): { cmd: string; args: string[] } {
@@ -42,10 +42,14 @@ function storeCommand(plan: LabPlan): { cmd: string; args: string[] } {
 async function etcdAnswers(endpoint: string): Promise<boolean> {
   const { Etcd3 } = await import('etcd3');
   const c = new Etcd3({ hosts: endpoint, dialTimeout: 1000 });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await c.get('/kts-lab-probe').string();
+    // The client retries on its own; a probe must answer quickly or count as "not yet".
+    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('probe timed out')), 2000); });
+    await Promise.race([c.get('/kts-lab-probe').string(), timeout]);
     return true;
   } finally {
+    clearTimeout(timer);
     c.close();
   }
 }
@@ -138,10 +142,11 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
     }, 60_000, () => logTail(apiserver.log));
 
     await images;
-    for (const n of plan.nodes) {
-      say(`starting node ${n.name} (${n.ip}, pods ${n.podCidr})`);
-      await startNode(state, pki, n, imageDir, say);
-    }
+    say(`starting ${plan.nodes.length} node(s): ${plan.nodes.map((n) => `${n.name} (${n.ip}, pods ${n.podCidr})`).join(', ')}`);
+    // Nodes come up side by side; each records its processes in lab.json as soon as they start.
+    const started = await Promise.allSettled(plan.nodes.map((n) => startNode(state, pki, n, imageDir, say)));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     await addPeerRoutes(plan);
 
     say('waiting for every node to be Ready');

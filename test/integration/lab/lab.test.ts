@@ -8,8 +8,11 @@ import type { Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { processStartTime } from '../../../lab/process.ts';
@@ -61,10 +64,12 @@ function readLabState(dir: string): LabState {
 }
 
 /** `kts lab down`, then: no process of the recorded PIDs, no netns, link, route, cgroup or file. */
-async function downLeavesNothing(t: Test, l: LabNames): Promise<void> {
+async function downLeavesNothing(t: Test, l: LabNames, processes?: number): Promise<void> {
   const live = readLabState(l.dir);
   const down = await run(KTS, ['lab', 'down', '--dir', l.dir], { timeout: 120_000 });
-  t.match(down.stdout, `stopped ${2 + 3 * live.plan.nodes.length} processes`, 'down stops the store, the apiserver and 3 processes per node');
+  const expected = processes ?? 2 + 3 * live.plan.nodes.length;
+  t.equal(live.processes.length, expected, 'lab.json recorded every process started');
+  t.match(down.stdout, `stopped ${expected} processes`, 'down stops the store, the apiserver and 3 processes per node');
   for (const p of live.processes) t.notOk(processStartTime(p.pid) === p.startTime, `${p.name} (pid ${p.pid}) is gone`);
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, l.prefix, 'no node netns left');
   t.notMatch((await run('ip', ['-o', 'link', 'show'])).stdout, l.bridge, 'no bridge or veth left');
@@ -110,7 +115,7 @@ spec:
   - name: httpd
     image: ${BUSYBOX_IMAGE}
     imagePullPolicy: IfNotPresent
-    command: [httpd, -f, -p, "8080", -h, /www]
+    command: [httpd, -f, -v, -p, "8080", -h, /www]
     ports: [{name: http, containerPort: 8080}]
 `;
   const manifest = path.join(work, 'pods.yaml');
@@ -152,6 +157,31 @@ endpoints: [{addresses: ["${ip2}"], conditions: {ready: true}, nodeName: ${n2.na
   const direct = await run('ip', ['netns', 'exec', n2.netns, 'curl', '-s', '--max-time', '5', `http://${ip1}:8080/`], { timeout: 10_000 });
   t.match(direct.stdout, /hello from busybox httpd/, 'node 2 reaches the pod on node 1 by its pod IP');
 
+
+  // Pod to pod across nodes keeps the source address: node 2's httpd logs the client pod's own IP.
+  const client = path.join(work, 'client.yaml');
+  writeFileSync(client, `apiVersion: v1
+kind: Pod
+metadata: {name: client1}
+spec:
+  nodeName: ${n1.name}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: wget
+    image: ${BUSYBOX_IMAGE}
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, "while true; do wget -qO- http://${ip2}:8080/ >/dev/null; sleep 1; done"]
+`);
+  await kubectl('apply', '-f', client);
+  const clientIP = await podIP('client1', n1.podCidr);
+  const seen = await until('node 2 httpd to log the client pod', async () => {
+    const logs = await readdir(path.join(n2.dir, 'pods'), { recursive: true });
+    const file = logs.find((f) => /web2_.*\/httpd\/0\.log$/.test(f));
+    const text = file ? readFileSync(path.join(n2.dir, 'pods', file), 'utf8') : '';
+    return text.includes(`[::ffff:${clientIP}]`) && text;
+  }, 60_000);
+  t.match(seen, `${clientIP}]`, 'the pod on node 2 sees the pod on node 1 by its pod IP (no masquerade)');
+
   await downLeavesNothing(t, l);
 });
 
@@ -170,4 +200,22 @@ t.test('kts lab up --store etcd: the cluster state lives in Debian etcd 3.4', as
     { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 });
   t.match(keys.stdout, `/registry/minions/${l.prefix}-n1`, 'etcdctl finds the Node under /registry');
   await downLeavesNothing(t, l);
+});
+
+t.test('an up that fails half-way names the failing component, and down cleans up after it', async (t) => {
+  const l = labNames(t);
+  // Something else holds the store's port: etcd exits, and up must say so instead of waiting out a timeout.
+  const holder = createServer().listen(0, '127.0.0.1');
+  await once(holder, 'listening');
+  t.teardown(() => holder.close());
+  const port = (holder.address() as AddressInfo).port;
+  const err = await labUp(l, '--nodes', '1', '--etcd-port', String(port)).then(() => undefined, (e: Error) => e);
+  t.ok(err, 'up fails');
+  t.match(err?.message, /etcd exited/, 'the error names the store');
+  t.match(err?.message, /EADDRINUSE/, 'and shows the end of its log');
+  t.match(err?.message, `kts lab down --dir ${l.dir}`, 'and says how to clean up');
+  t.ok(existsSync(path.join(l.dir, 'lab.json')), 'what was made is recorded');
+  const again = await labUp(l, '--nodes', '1').then(() => undefined, (e: Error) => e);
+  t.match(again?.message, /did not finish coming up; run `kts lab down/, 'a second up refuses to build over the half-made lab');
+  await downLeavesNothing(t, l, 1);
 });
