@@ -96,3 +96,27 @@ t.test('CNI config from the pod CIDR', async (t) => {
   t.throws(() => parseCidr('10.244.1.0'), /not an IPv4 CIDR/);
   t.throws(() => parseCidr('10.244.1.0/31'), /out of range/);
 });
+
+t.test('a restarted kubelet adopts running pods without restarting them', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kts-kl-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const api = new FakeKubeletApi();
+  const runtime = new FakeRuntime({ images: ['busybox:1'] });
+  const config = { ...DEFAULT_KUBELET_CONFIG, nodeName: 'n1', hostname: 'n1', nodeIP: '192.0.2.7', rootDir: path.join(dir, 'root'),
+    logRoot: path.join(dir, 'logs'), plegPeriodMs: 20, resyncPeriodMs: 100 };
+  api.putPod(makePod('keep'));
+  const first = new Kubelet({ api, runtime, facts, config });
+  await first.start();
+  await until('running', () => api.pod('default', 'keep')?.status?.phase === 'Running');
+  await first.stop();
+  const before = [...runtime.containers.keys()];
+  const sandboxesBefore = [...runtime.sandboxes.keys()];
+  const second = new Kubelet({ api, runtime, facts, config });
+  await second.start();
+  t.teardown(() => second.stop());
+  await new Promise((r) => setTimeout(r, 400));
+  t.same([...runtime.containers.keys()], before, 'same containers');
+  t.same([...runtime.sandboxes.keys()], sandboxesBefore, 'same sandbox');
+  t.equal(runtime.containers.get(before[0]!)!.status.state, 'CONTAINER_RUNNING');
+  t.equal(api.pod('default', 'keep')!.status!.containerStatuses![0]!.restartCount, 0);
+});
