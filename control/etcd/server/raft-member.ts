@@ -88,6 +88,23 @@ export class RaftMember implements Consensus {
         throw new Error(`${walDir} belongs to member ${stored.memberId}, not ${this.opts.memberId} (check --name and --initial-cluster)`);
       }
     }
+    // the transport exists before a snapshot is restored (restoring tells it about members); it listens later
+    const peers = new Map([...this.opts.peers].map(([id, url]) => [Number(id), url]));
+    this.transport = new PeerTransport({
+      clusterId: this.opts.clusterId, memberId: this.id, peers, log: this.log,
+      handlers: {
+        receive: (m) => {
+          if (TRACE && m.type !== 'MsgHeartbeat' && m.type !== 'MsgHeartbeatResp') process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} recv ${m.type} from ${m.from.toString(16)}\n`);
+          if (!this.node) return;
+          this.node.step(m); this.kick();
+        },
+        leaseRenew: (id) => this.leaseHandlers.renew(id),
+        leaseRemaining: (id) => this.leaseHandlers.remaining(id),
+        clusterInfo: () => ({ members: this.membersView() }),
+      },
+      unreachable: (to) => { this.node.reportUnreachable(to); this.kick(); },
+      snapshotStatus: (to, ok) => { this.node.reportSnapshot(to, ok ? 'Finish' : 'Failure'); this.kick(); },
+    });
     if (opened.snapshot) {
       sm.restore(opened.snapshot.data);
       this.applied = this.lastSnapshotIndex = opened.snapshot.metadata.index;
@@ -102,21 +119,6 @@ export class RaftMember implements Consensus {
     });
     if (opened.fresh && !this.opts.join) this.node.bootstrap({ voters: [...this.opts.peers.keys()].map(Number) });
 
-    const peers = new Map([...this.opts.peers].map(([id, url]) => [Number(id), url]));
-    this.transport = new PeerTransport({
-      clusterId: this.opts.clusterId, memberId: this.id, peers, log: this.log,
-      handlers: {
-        receive: (m) => {
-          if (TRACE && m.type !== 'MsgHeartbeat' && m.type !== 'MsgHeartbeatResp') process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} recv ${m.type} from ${m.from.toString(16)}\n`);
-          this.node.step(m); this.kick();
-        },
-        leaseRenew: (id) => this.leaseHandlers.renew(id),
-        leaseRemaining: (id) => this.leaseHandlers.remaining(id),
-        clusterInfo: () => ({ members: this.membersView() }),
-      },
-      unreachable: (to) => { this.node.reportUnreachable(to); this.kick(); },
-      snapshotStatus: (to, ok) => { this.node.reportSnapshot(to, ok ? 'Finish' : 'Failure'); this.kick(); },
-    });
     for (const u of this.opts.listenPeerUrls) await this.transport.listen(u);
     this.running = true;
     this.loopDone = this.loop();

@@ -70,7 +70,7 @@ async function waitHealthy(endpoint: string, proc: ChildProcess, log: string[], 
   throw new Error(`member at ${endpoint} not healthy after ${timeoutMs} ms: ${log.join('').slice(-2000)}`);
 }
 
-export async function startCluster(kind: 'etcd' | 'kts', size = 3): Promise<Cluster> {
+export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: string[] = []): Promise<Cluster> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `store-${kind}-`));
   const token = `tok-${Math.random().toString(36).slice(2, 8)}`;
   const members: MemberSpec[] = [];
@@ -80,7 +80,7 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3): Promise<Clus
   const procs = new Map<string, ChildProcess | undefined>();
   const logs = new Map<string, string[]>();
   const launch = (m: MemberSpec, state: 'new' | 'existing') => {
-    const args = argsFor(m, members, state, token);
+    const args = [...argsFor(m, members, state, token), ...extraArgs];
     const proc = kind === 'etcd'
       ? spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } })
       : spawn(ktsBin, ['etcd', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

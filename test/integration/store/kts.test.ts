@@ -7,7 +7,8 @@ import { durabilitySuite } from './durability.ts';
 import { membershipSuite } from './membership.ts';
 
 let cluster: Cluster | undefined;
-t.before(async () => { cluster = await startCluster('kts', 3); });
+// a low snapshot count so that the restarts below recover from snapshot files plus the WAL tail
+t.before(async () => { cluster = await startCluster('kts', 3, ['--snapshot-count', '100']); });
 t.teardown(async () => { await cluster?.stop(); });
 storeSuite(t, () => cluster!);
 
