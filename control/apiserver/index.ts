@@ -5,6 +5,7 @@ import { unionAuthenticator, x509Authenticator, type Authenticator } from './aut
 import { allowAll, type Authorizer } from './auth/authorizer.ts';
 import { bootstrap } from './bootstrap.ts';
 import { createServer } from './http/server.ts';
+import type { KubeletClientConfig } from './http/kubelet-proxy.ts';
 import { ServiceAllocators, parseCidr, parsePortRange } from './registry/allocators.ts';
 import { allStrategies } from './registry/index.ts';
 import { Registry } from './registry/rest.ts';
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   anonymousAuth?: boolean;
   authorizer?: Authorizer;
   bookmarkIntervalMs?: number;
+  /** How to reach kubelets for pods/log, exec, attach and portforward. */
+  kubeletClient?: KubeletClientConfig;
   /** Events kept per resource for watch resumption (default 5000). */
   watchCacheSize?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -55,7 +58,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     authorizer: o.authorizer ?? allowAll,
     tls: o.tls ? { key: o.tls.key, cert: o.tls.cert, ca: o.tls.clientCA } : undefined,
     advertiseAddress: `${o.advertiseAddress ?? o.bindAddress ?? '127.0.0.1'}:${o.securePort ?? 0}`,
-    bookmarkIntervalMs: o.bookmarkIntervalMs, log, isReady: () => ready,
+    bookmarkIntervalMs: o.bookmarkIntervalMs, log, isReady: () => ready, kubeletClient: o.kubeletClient,
   });
   const host = o.bindAddress ?? '127.0.0.1';
   await server.app.listen({ host, port: o.securePort ?? 6443 });

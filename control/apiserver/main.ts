@@ -18,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--client-ca-file <file>', 'CA that signs client certificates (CN = user, O = groups)')
     .option('--kubelet-client-certificate <file>', 'client certificate for talking to kubelets')
     .option('--kubelet-client-key <file>', 'client key for talking to kubelets')
+    .option('--kubelet-certificate-authority <file>', 'CA that signs kubelet serving certificates (unverified without it)')
     .option('--pki-dir <dir>', 'generate (if missing) and use a CA, serving and admin certificates here, with admin.kubeconfig')
     .option('--insecure-http', 'serve plain HTTP (kubectl sends no credentials over HTTP)', false)
     .option('--anonymous-auth <bool>', 'treat requests without credentials as system:anonymous', 'true')
@@ -53,6 +54,11 @@ export async function main(argv: string[]): Promise<void> {
     serviceClusterIPRange: o.serviceClusterIpRange as string, serviceNodePortRange: o.serviceNodePortRange as string,
     advertiseAddress: o.advertiseAddress as string | undefined,
     anonymousAuth: String(o.anonymousAuth) !== 'false',
+    kubeletClient: {
+      cert: o.kubeletClientCertificate ? readFileSync(o.kubeletClientCertificate as string) : undefined,
+      key: o.kubeletClientKey ? readFileSync(o.kubeletClientKey as string) : undefined,
+      ca: o.kubeletCertificateAuthority ? readFileSync(o.kubeletCertificateAuthority as string) : undefined,
+    },
     log: (msg, extra) => console.error(JSON.stringify({ time: new Date().toISOString(), msg, ...extra })),
   });
   console.error(`kts apiserver: serving on ${server.url}`);

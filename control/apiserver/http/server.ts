@@ -15,6 +15,7 @@ import { buildOpenApi } from './openapi.ts';
 import { parseResourcePath } from './request-info.ts';
 import { wantsTable } from './table.ts';
 import { serveWatch } from './watch.ts';
+import { proxyLog, proxyUpgrade, resolveTarget, writeStatus, type KubeletClientConfig } from './kubelet-proxy.ts';
 
 export interface ServerOptions {
   registry: Registry;
@@ -27,6 +28,7 @@ export interface ServerOptions {
   bookmarkIntervalMs?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
   isReady?: () => boolean;
+  kubeletClient?: KubeletClientConfig;
 }
 
 export const version = {
@@ -167,6 +169,15 @@ export function createServer(opts: ServerOptions): ApiServer {
         }, reply.raw, registerWatch);
         return;
       }
+      if (s.resource === 'pods' && info.name !== undefined && ['log', 'exec', 'attach', 'portforward'].includes(info.subresource ?? '')) {
+        if (info.subresource !== 'log') throw errors.badRequest(`Upgrade request required: ${info.subresource} is served over WebSocket (Upgrade: websocket)`);
+        if (method !== 'GET') throw errors.methodNotAllowed('pods/log only supports GET');
+        const target = await resolveTarget(opts.registry, info.namespace!, info.name, 'log', query.params);
+        requests.inc({ ...labels, code: '200' });
+        reply.hijack();
+        await proxyLog(target, opts.kubeletClient ?? {}, reply.raw);
+        return;
+      }
       const result = await dispatch(ctx, verb, info.subresource, s);
       sendJson(reply, result.code, result.body, result.contentType, result.warnings);
       requests.inc({ ...labels, code: String(result.code) });
@@ -252,6 +263,31 @@ export function createServer(opts: ServerOptions): ApiServer {
     }
     throw pathNotFound();
   }
+
+  // exec, attach and portforward arrive as WebSocket upgrades, outside fastify's routing
+  app.server.on('upgrade', (req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    void (async () => {
+      try {
+        const user = await opts.authenticator.authenticate(req);
+        if (!user) throw errors.unauthorized();
+        const rawUrl = req.url ?? '/';
+        const qi = rawUrl.indexOf('?');
+        const path = qi >= 0 ? rawUrl.slice(0, qi) : rawUrl;
+        const params = new URLSearchParams(qi >= 0 ? rawUrl.slice(qi + 1) : '');
+        const info = parseResourcePath(path);
+        if (!info || info.group !== '' || info.resource !== 'pods' || !info.name || !info.namespace || !['exec', 'attach', 'portforward'].includes(info.subresource ?? '')) {
+          throw pathNotFound();
+        }
+        await authorize(user, { verb: 'create', resourceRequest: true, apiGroup: '', apiVersion: 'v1', namespace: info.namespace, resource: 'pods', subresource: info.subresource!, name: info.name, path });
+        const target = await resolveTarget(opts.registry, info.namespace, info.name, info.subresource!, params);
+        requests.inc({ verb: 'CONNECT', group: '', resource: 'pods', subresource: info.subresource!, code: '101' });
+        proxyUpgrade(target, opts.kubeletClient ?? {}, req, socket, head);
+      } catch (err) {
+        if (!(err instanceof ApiError)) log('upgrade error', { err: err instanceof Error ? err.message : String(err) });
+        writeStatus(socket, err);
+      }
+    })();
+  });
 
   return {
     app,
