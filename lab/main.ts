@@ -78,6 +78,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     const code = (err as { code?: string }).code;
+    if (code === 'commander.help') process.exitCode = 2; // no subcommand: usage went to stderr
     if (code === 'commander.helpDisplayed' || code === 'commander.help' || code === 'commander.version') return;
     throw err;
   }

@@ -58,6 +58,26 @@ async function apiGet<T>(client: RestClient, p: string): Promise<T> {
   return client.request<T>({ method: 'GET', path: p, timeoutMs: 5000 });
 }
 
+/**
+ * The `kubernetes` Service's EndpointSlice, which kube-proxy reads (it does not read Endpoints). Upstream's
+ * apiserver writes it beside the Endpoints; ours writes only the Endpoints so far, so the lab adds the slice
+ * once, and leaves one that is already there alone.
+ */
+async function ensureKubernetesSlice(client: RestClient, plan: LabPlan): Promise<void> {
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [plan.bridgeIP], conditions: { ready: true } }],
+    ports: [{ name: 'https', port: plan.apiserverPort, protocol: 'TCP' }],
+  };
+  try {
+    await client.request({ method: 'POST', path: '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', body: slice });
+  } catch (err) {
+    if ((err as { reason?: string }).reason !== 'AlreadyExists') throw err;
+  }
+}
+
 async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: string, say: Say): Promise<void> {
   const plan = state.plan;
   const p = nodePaths(n);
@@ -141,6 +161,7 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
       return r.status === 200;
     }, 60_000, () => logTail(apiserver.log));
 
+    await ensureKubernetesSlice(client, plan);
     await images;
     say(`starting ${plan.nodes.length} node(s): ${plan.nodes.map((n) => `${n.name} (${n.ip}, pods ${n.podCidr})`).join(', ')}`);
     // Nodes come up side by side; each records its processes in lab.json as soon as they start.

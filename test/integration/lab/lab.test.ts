@@ -101,6 +101,15 @@ t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts la
     'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}');
   t.same(nodes.stdout.trim().split('\n').sort(), [`${n1.name}=True`, `${n2.name}=True`], 'both nodes Ready over TLS with the admin cert');
 
+  // The serving certificate is valid for the bridge address and the first service IP, and the `kubernetes`
+  // Service leads to the apiserver from inside a node (curl checks the IP SANs against the lab CA).
+  const ca = path.join(dir, 'pki', 'ca.crt');
+  for (const url of [`https://${state.plan.bridgeIP}:${state.plan.apiserverPort}/readyz`, `https://${state.plan.firstServiceIP}/readyz`]) {
+    const ready = await until(`${url} from ${n1.netns}`, async () =>
+      (await run('ip', ['netns', 'exec', n1.netns, 'curl', '-sS', '--max-time', '2', '--cacert', ca, url], { timeout: 10_000 })).stdout, 30_000);
+    t.equal(ready, 'ok', `${url} answers from node 1 over verified TLS`);
+  }
+
   const status = await run(KTS, ['lab', 'status', '--dir', dir], { timeout: 60_000 });
   t.match(status.stdout, new RegExp(`kubelet/${n2.name}\\s+\\d+\\s+alive`), 'status lists the kubelet alive');
   t.match(status.stdout, new RegExp(`${n1.name}\\s+Ready`), 'status shows kubectl get nodes');
