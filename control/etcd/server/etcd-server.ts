@@ -31,6 +31,9 @@ export interface ServerOptions {
 
 export interface ResponseHeader { cluster_id: string; member_id: string; revision: number; raft_term: number }
 
+/** A member's published attributes (name and client URLs are known only once it runs). */
+export interface MemberAttrs { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }
+
 type InternalRequest = StoreRequest & { id: string };
 
 interface Waiter { resolve: (r: StoreResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
@@ -99,7 +102,7 @@ export class EtcdServer {
     for (let attempt = 0; self && !this.stopped; attempt++) {
       if (self.clientURLs.length === 0) { await new Promise((r) => setTimeout(r, 50)); continue; }
       try {
-        await this.propose({ member_update: { ID: self.ID, name: self.name, peerURLs: self.peerURLs, clientURLs: self.clientURLs } } as never);
+        await this.propose({ member_update: { ID: self.ID, name: self.name, peerURLs: self.peerURLs, clientURLs: self.clientURLs } });
         return;
       } catch {
         await new Promise((r) => setTimeout(r, Math.min(2000, 100 * (attempt + 1))));
@@ -107,7 +110,7 @@ export class EtcdServer {
     }
   }
 
-  private updateMember(m: { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }): void {
+  private updateMember(m: MemberAttrs): void {
     const cur = this.members.find((x) => x.ID === String(m.ID));
     if (cur) {
       if (m.name) cur.name = m.name;
@@ -152,7 +155,7 @@ export class EtcdServer {
   }
 
   /** Propose a mutating request and wait for the result of applying it. */
-  propose(req: StoreRequest): Promise<StoreResponse> {
+  propose(req: StoreRequest | { member_update: MemberAttrs }): Promise<StoreResponse> {
     const id = this.nextId();
     const data = encodeMessage(this.internalType, { id, ...req });
     if (data.byteLength > this.maxRequestBytes) return Promise.reject(etcdErrors.requestTooLarge());
@@ -186,7 +189,7 @@ export class EtcdServer {
     this.stats.applied++;
     const waiter = this.waiters.get(req.id);
     if (waiter) { this.waiters.delete(req.id); clearTimeout(waiter.timer); }
-    const member = (req as { member_update?: { ID: string; name: string; peerURLs: string[]; clientURLs: string[] } }).member_update;
+    const member = (req as { member_update?: MemberAttrs }).member_update;
     if (member) {
       this.updateMember(member);
       waiter?.resolve({});
