@@ -27,6 +27,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** How to reach kubelets for pods/log, exec, attach and portforward. */
   kubeletClient?: KubeletClientConfig;
+  /** Compact etcd history this often (upstream default 5 minutes); 0 turns it off. */
+  etcdCompactionIntervalMs?: number;
   /** Events kept per resource for watch resumption (default 5000). */
   watchCacheSize?: number;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
@@ -72,11 +74,27 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     throw err;
   }
   ready = true;
+  // Every interval, compact up to the revision seen one interval ago, so watchers have a full interval to catch up.
+  const interval = o.etcdCompactionIntervalMs ?? 5 * 60_000;
+  let lastRevision = 0;
+  const compactor = interval > 0 ? setInterval(() => {
+    void (async () => {
+      try {
+        const now = await store.currentRevision();
+        if (lastRevision > 0) await store.compact(lastRevision);
+        lastRevision = now;
+      } catch (err) {
+        log('etcd compaction failed', { err: (err as Error).message });
+      }
+    })();
+  }, interval) : undefined;
+  compactor?.unref();
   const url = `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url, port, registry,
     closeWatches: () => server.stopWatches(),
     async close() {
+      if (compactor) clearInterval(compactor);
       server.stopWatches();
       await server.app.close();
       await registry.stop();

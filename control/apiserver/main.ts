@@ -4,6 +4,20 @@ import { Command } from 'commander';
 import { pkiPaths, writePki } from '../pki/index.ts';
 import { startApiServer } from './index.ts';
 
+/** Go-style durations as upstream flags take them: "5m0s", "300s", "1h", "0". */
+export function parseDuration(text: string): number {
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let consumed = '';
+  for (const m of text.matchAll(re)) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0];
+  }
+  if (!consumed || consumed !== text) throw new Error(`invalid duration "${text}": want something like 5m0s`);
+  return total;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const cmd = new Command('kts apiserver')
     .description('Kubernetes REST and watch API over etcd')
@@ -19,6 +33,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--kubelet-client-certificate <file>', 'client certificate for talking to kubelets')
     .option('--kubelet-client-key <file>', 'client key for talking to kubelets')
     .option('--kubelet-certificate-authority <file>', 'CA that signs kubelet serving certificates (unverified without it)')
+    .option('--etcd-compaction-interval <duration>', 'how often to compact etcd history, e.g. 5m0s (0 disables)', '5m0s')
     .option('--pki-dir <dir>', 'generate (if missing) and use a CA, serving and admin certificates here, with admin.kubeconfig')
     .option('--insecure-http', 'serve plain HTTP (kubectl sends no credentials over HTTP)', false)
     .option('--anonymous-auth <bool>', 'treat requests without credentials as system:anonymous', 'true')
@@ -48,7 +63,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     tls = { cert: readFileSync(certFile), key: readFileSync(keyFile), clientCA: caFile ? readFileSync(caFile) : undefined };
   }
+  const compaction = parseDuration(String(o.etcdCompactionInterval));
   const server = await startApiServer({
+    etcdCompactionIntervalMs: compaction,
     etcdServers: String(o.etcdServers).split(',').map((s) => s.trim()).filter(Boolean),
     bindAddress: o.bindAddress as string, securePort: port, tls,
     serviceClusterIPRange: o.serviceClusterIpRange as string, serviceNodePortRange: o.serviceNodePortRange as string,

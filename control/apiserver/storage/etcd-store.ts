@@ -143,6 +143,11 @@ export class EtcdStore {
     return res.succeeded ? Number(res.header.revision) : null;
   }
 
+  /** Drops history older than revision (what kube-apiserver does every --etcd-compaction-interval). */
+  async compact(revision: number): Promise<void> {
+    await this.client.kv.compact({ revision });
+  }
+
   /** One etcd watch over a prefix from `fromRev` (inclusive), with previous values. */
   async watch(prefix: string, fromRev: number, onEvent: (e: RawEvent) => void, onError: (err: Error) => void): Promise<() => Promise<void>> {
     const watcher = await this.client.watch().prefix(prefix).startRevision(String(fromRev)).withPreviousKV().create();

@@ -67,3 +67,15 @@ t.test('watch cache: one etcd watch, replay from a revision, 410 when too old', 
   try { cache.watch(rvY!, () => {}); } catch (e) { code = e instanceof ApiError ? e.code : -1; }
   t.equal(code, 410, 'too old -> Expired');
 });
+
+t.test('compaction: reads at a compacted revision are 410 Expired', async (t) => {
+  const p = `${prefix}compact/`;
+  await store.create(`${p}a`, { metadata: { name: 'a' } });
+  const old = await store.currentRevision();
+  await store.create(`${p}b`, { metadata: { name: 'b' } });
+  await store.compact(await store.currentRevision());
+  let code = 0;
+  try { await store.list(p, { revision: old }); } catch (e) { code = e instanceof ApiError ? e.code : -1; }
+  t.equal(code, 410);
+  t.equal((await store.list(p)).items.length, 2, 'current reads are unaffected');
+});
