@@ -28,12 +28,26 @@ export function parseFlags(argv: string[]): EtcdConfig {
     .option('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', '100')
     .option('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', '1000')
     .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', '10000')
+    .option('--cert-file <path>', 'path to the client server TLS cert file', '')
+    .option('--key-file <path>', 'path to the client server TLS key file', '')
+    .option('--trusted-ca-file <path>', 'path to the client server TLS trusted CA cert file', '')
+    .option('--client-cert-auth', 'enable client cert authentication', false)
+    .option('--peer-cert-file <path>', 'path to the peer server TLS cert file', '')
+    .option('--peer-key-file <path>', 'path to the peer server TLS key file', '')
+    .option('--peer-trusted-ca-file <path>', 'path to the peer server TLS trusted CA file', '')
+    .option('--peer-client-cert-auth', 'enable peer client cert authentication', false)
     .option('--logger <name>', 'accepted for compatibility', 'zap')
     .option('--log-level <level>', 'info, warn or error', 'info')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<Record<string, string>>();
+  const tlsFrom = (cert: string, key: string, ca: string, auth: unknown, what: string) => {
+    if (!cert && !key) return undefined;
+    if (!cert || !key) throw new Error(`${what}: both the cert file and the key file are required`);
+    if (auth && !ca) throw new Error(`${what}: client cert auth needs a trusted CA file`);
+    return { certFile: cert, keyFile: key, trustedCaFile: ca || undefined, clientCertAuth: !!auth };
+  };
   const state = o.initialClusterState;
   if (state !== 'new' && state !== 'existing') throw new Error(`--initial-cluster-state must be "new" or "existing", got "${state}"`);
   const maxRequestBytes = Number(o.maxRequestBytes);
@@ -53,6 +67,8 @@ export function parseFlags(argv: string[]): EtcdConfig {
     heartbeatMs: positive(o.heartbeatInterval, '--heartbeat-interval'),
     electionMs: positive(o.electionTimeout, '--election-timeout'),
     snapshotCount: positive(o.snapshotCount, '--snapshot-count'),
+    clientTls: tlsFrom(o.certFile, o.keyFile, o.trustedCaFile, o.clientCertAuth, '--cert-file/--key-file'),
+    peerTls: tlsFrom(o.peerCertFile, o.peerKeyFile, o.peerTrustedCaFile, o.peerClientCertAuth, '--peer-cert-file/--peer-key-file'),
   };
 }
 

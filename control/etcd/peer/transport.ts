@@ -3,6 +3,9 @@
 // messages pile up for the next one), which keeps order and amortizes overhead under load.
 // A batch from another cluster ID is refused with a clear error and never reaches Raft.
 import net from 'node:net';
+import tls from 'node:tls';
+import { tlsOptions } from '../server/listen.ts';
+import type { TlsFiles } from '../server/listen.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -46,6 +49,15 @@ export interface TransportOptions {
   /** A MsgSnap to `to` was delivered or not. */
   snapshotStatus(to: number, ok: boolean): void;
   log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** Peer TLS (--peer-cert-file etc.): used for our listener and, as client certificate, towards peers. */
+  tls?: TlsFiles;
+}
+
+/** gRPC client credentials for talking to peers: TLS with our cert when peer TLS is configured. */
+export function peerCredentials(files: TlsFiles | undefined): grpc.ChannelCredentials {
+  if (!files) return grpc.credentials.createInsecure();
+  const o = tlsOptions(files);
+  return grpc.credentials.createSsl(o.ca as Buffer | undefined ?? null, o.key as Buffer, o.cert as Buffer);
 }
 
 function target(url: string): string {
@@ -68,7 +80,7 @@ class PeerQueue {
     this.to = to;
     this.opts = opts;
     const Ctor = service();
-    this.client = new Ctor(target(url), grpc.credentials.createInsecure(), {
+    this.client = new Ctor(target(url), peerCredentials(opts.tls), {
       'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1,
       'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000,
     }) as never;
@@ -201,12 +213,17 @@ export class PeerTransport {
     // our own listener so that accepted sockets get noDelay: with Nagle, each small Send reply can wait for
     // a delayed ACK and stall the one-batch-in-flight pipeline to that peer
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    const listener = net.createServer({ noDelay: true }, (socket) => {
+    const accept = (socket: net.Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
       injector.injectConnection(socket);
-    });
+    };
+    if (url.startsWith('https:') && !this.opts.tls) throw new Error(`${url}: an https:// peer URL needs --peer-cert-file and --peer-key-file`);
+    const listener: net.Server = this.opts.tls
+      ? tls.createServer({ ...tlsOptions(this.opts.tls), ALPNProtocols: ['h2'], noDelay: true } as tls.TlsOptions, accept)
+      : net.createServer({ noDelay: true }, accept);
+    if (this.opts.tls) listener.on('tlsClientError', (err) => this.opts.log('warn', `peer TLS handshake failed: ${err.message}`));
     const u = new URL(url);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', (err) => reject(new Error(`listen on peer URL ${url}: ${err.message}`)));
@@ -254,9 +271,9 @@ export class PeerTransport {
 }
 
 /** Ask a member of an existing cluster for its cluster ID and members (used before joining it). */
-export function fetchClusterInfo(peerUrl: string, timeoutMs = 3000): Promise<{ clusterId: string; members: ClusterInfoMember[] }> {
+export function fetchClusterInfo(peerUrl: string, timeoutMs = 3000, tlsFiles?: TlsFiles): Promise<{ clusterId: string; members: ClusterInfoMember[] }> {
   const Ctor = service();
-  const client = new Ctor(target(peerUrl), grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+  const client = new Ctor(target(peerUrl), peerCredentials(tlsFiles)) as grpc.Client & Record<string, Function>;
   return new Promise((resolve, reject) => {
     client.ClusterInfo({}, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: { cluster_id: string; members: ClusterInfoMember[] }) => {
       client.close();

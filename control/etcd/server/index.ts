@@ -18,7 +18,7 @@ import { maintenanceService } from './maintenance-service.ts';
 import { WatchHub } from './watch-hub.ts';
 import { httpHandler } from './http.ts';
 import { listenMux } from './listen.ts';
-import type { Listener } from './listen.ts';
+import type { Listener, TlsFiles } from './listen.ts';
 import type { Consensus } from './consensus.ts';
 
 export interface EtcdConfig {
@@ -37,6 +37,10 @@ export interface EtcdConfig {
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
   heartbeatMs?: number;
   electionMs?: number;
+  /** --cert-file/--key-file/--trusted-ca-file/--client-cert-auth, for https:// client URLs. */
+  clientTls?: TlsFiles;
+  /** The --peer-* twins, for https:// peer URLs. */
+  peerTls?: TlsFiles;
   snapshotCount?: number;
 }
 
@@ -90,7 +94,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
       clusterId = known.clusterId;
     } else if (cfg.initialClusterState === 'existing') {
       // joining: the cluster ID and members come from the running cluster (after `etcdctl member add`)
-      const info = await askCluster(placeholderMembers.filter((m) => m.ID !== self.ID).flatMap((m) => m.peerURLs));
+      const info = await askCluster(placeholderMembers.filter((m) => m.ID !== self.ID).flatMap((m) => m.peerURLs), cfg.peerTls);
       if (!info.members.some((m) => m.ID === self.ID)) {
         throw new Error(`member ${cfg.name} (${BigInt(self.ID).toString(16)}) is not in the cluster: run "etcdctl member add ${cfg.name} --peer-urls=${self.peerURLs.join(',')}" first`);
       }
@@ -103,7 +107,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const me = members.find((m) => m.ID === self.ID)!;
   const raft = members.length > 1
     ? new RaftMember({
-      memberId: self.ID, clusterId, dataDir: cfg.dataDir, join,
+      memberId: self.ID, clusterId, dataDir: cfg.dataDir, join, peerTls: cfg.peerTls,
       peers: new Map(members.map((m) => [m.ID, m.peerURLs[0]])),
       listenPeerUrls: cfg.listenPeerUrls ?? self.peerURLs,
       heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, log,
@@ -127,8 +131,8 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const handler = httpHandler(server);
   const listeners: Listener[] = [];
   try {
-    for (const u of cfg.listenClientUrls) listeners.push(await listenMux(u, grpcServer, handler));
-    for (const u of cfg.listenMetricsUrls ?? []) listeners.push(await listenMux(u, grpcServer, handler));
+    for (const u of cfg.listenClientUrls) listeners.push(await listenMux(u, grpcServer, handler, cfg.clientTls));
+    for (const u of cfg.listenMetricsUrls ?? []) listeners.push(await listenMux(u, grpcServer, handler, cfg.clientTls));
   } catch (err) {
     for (const l of listeners) await l.close();
     await server.stop();
@@ -160,10 +164,10 @@ function writeClusterFile(dataDir: string, clusterId: string, memberId: string):
   fs.writeFileSync(path.join(dataDir, 'member', 'cluster.json'), JSON.stringify({ clusterId, memberId }));
 }
 
-async function askCluster(peerURLs: string[]): Promise<{ clusterId: string; members: Array<{ ID: string; name: string; peerURLs: string[]; clientURLs: string[] }> }> {
+async function askCluster(peerURLs: string[], peerTls?: TlsFiles): Promise<{ clusterId: string; members: Array<{ ID: string; name: string; peerURLs: string[]; clientURLs: string[] }> }> {
   const errors: string[] = [];
   for (const u of peerURLs) {
-    try { return await fetchClusterInfo(u); } catch (err) { errors.push((err as Error).message); }
+    try { return await fetchClusterInfo(u, 3000, peerTls); } catch (err) { errors.push((err as Error).message); }
   }
   throw new Error(`cannot join: no member of the existing cluster answered (${errors.join('; ')})`);
 }

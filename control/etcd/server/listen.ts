@@ -3,6 +3,8 @@
 // socket to grpc-js (connection injector) or to a node http server.
 import net from 'node:net';
 import http from 'node:http';
+import tls from 'node:tls';
+import fs from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import { ServerCredentials } from '@grpc/grpc-js';
 
@@ -10,22 +12,38 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export interface Listener { url: string; port: number; close(): Promise<void> }
 
-/** Parse http://host:port (https is refused until TLS flags are wired). */
-export function parseUrl(u: string): { host: string; port: number } {
+/** Certificate files as etcd's --cert-file/--key-file/--trusted-ca-file/--client-cert-auth name them. */
+export interface TlsFiles { certFile: string; keyFile: string; trustedCaFile?: string; clientCertAuth?: boolean }
+
+/** Parse http(s)://host:port. */
+export function parseUrl(u: string): { host: string; port: number; secure: boolean } {
   let url: URL;
   try { url = new URL(u); } catch { throw new Error(`invalid URL "${u}"`); }
-  if (url.protocol !== 'http:' && url.protocol !== 'unix:') throw new Error(`unsupported scheme in "${u}": only http:// is served (TLS flags are not implemented yet)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme in "${u}": use http:// or https://`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return { host: host || '0.0.0.0', port: url.port ? Number(url.port) : 2379 };
+  return { host: host || '0.0.0.0', port: url.port ? Number(url.port) : 2379, secure: url.protocol === 'https:' };
 }
 
-export async function listenMux(url: string, grpcServer: grpc.Server, httpHandler: http.RequestListener): Promise<Listener> {
-  const { host, port } = parseUrl(url);
+export function tlsOptions(files: TlsFiles): tls.TlsOptions {
+  const read = (f: string, what: string) => {
+    try { return fs.readFileSync(f); } catch (err) { throw new Error(`cannot read ${what} "${f}": ${(err as Error).message}`); }
+  };
+  return {
+    cert: read(files.certFile, 'certificate'), key: read(files.keyFile, 'key'),
+    ca: files.trustedCaFile ? read(files.trustedCaFile, 'trusted CA file') : undefined,
+    requestCert: !!files.clientCertAuth, rejectUnauthorized: !!files.clientCertAuth,
+    ALPNProtocols: ['h2', 'http/1.1'],
+  };
+}
+
+export async function listenMux(url: string, grpcServer: grpc.Server, httpHandler: http.RequestListener, tlsFiles?: TlsFiles): Promise<Listener> {
+  const { host, port, secure } = parseUrl(url);
+  if (secure && !tlsFiles) throw new Error(`${url}: an https:// URL needs --cert-file and --key-file`);
   const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
   // noDelay: small gRPC replies must not wait for Nagle + delayed ACK (tens of ms per request)
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const onConnection = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -43,14 +61,21 @@ export async function listenMux(url: string, grpcServer: grpc.Server, httpHandle
       else { httpServer.emit('connection', socket); socket.resume(); }
     };
     socket.on('data', onData);
-  });
+  };
+  const server: net.Server = secure
+    ? tls.createServer({ ...tlsOptions(tlsFiles!), noDelay: true } as tls.TlsOptions, (socket) => {
+      // decrypted sockets go through the same sniffing (ALPN aside, the first bytes tell h2 from http/1.1)
+      onConnection(socket);
+    })
+    : net.createServer({ noDelay: true }, onConnection);
+  if (secure) server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
   const bound = (server.address() as net.AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`,
+    url: `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`,
     port: bound,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();

@@ -8,6 +8,7 @@ import type { ConfChange, ConfState, Entry, Ready, ReadState } from '../raft/ind
 import { RaftDisk, memberDirs } from '../wal/index.ts';
 import { PeerTransport } from '../peer/transport.ts';
 import type { ClusterInfoMember } from '../peer/transport.ts';
+import type { TlsFiles } from './listen.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
 import type { Consensus, ConsensusStatus, StateMachine } from './consensus.ts';
 
@@ -22,6 +23,8 @@ export interface RaftMemberOptions {
   electionMs?: number;
   /** Applied entries between snapshots (etcd --snapshot-count). */
   snapshotCount?: number;
+  /** Peer TLS files (https:// peer URLs). */
+  peerTls?: TlsFiles;
   /** Joining an existing cluster (--initial-cluster-state existing): start empty, the leader fills us in. */
   join?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
@@ -91,7 +94,7 @@ export class RaftMember implements Consensus {
     // the transport exists before a snapshot is restored (restoring tells it about members); it listens later
     const peers = new Map([...this.opts.peers].map(([id, url]) => [Number(id), url]));
     this.transport = new PeerTransport({
-      clusterId: this.opts.clusterId, memberId: this.id, peers, log: this.log,
+      clusterId: this.opts.clusterId, memberId: this.id, peers, log: this.log, tls: this.opts.peerTls,
       handlers: {
         receive: (m) => {
           if (TRACE && m.type !== 'MsgHeartbeat' && m.type !== 'MsgHeartbeatResp') process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} recv ${m.type} from ${m.from.toString(16)}\n`);

@@ -9,6 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { etcdctl } from './suite.ts';
+import http from 'node:http';
+import https from 'node:https';
+import { tlsFlags } from './certs.ts';
+import type { Certs } from './certs.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const ktsBin = path.join(repo, 'bin/kts');
@@ -44,25 +48,38 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-function argsFor(m: MemberSpec, all: MemberSpec[], state: 'new' | 'existing', token: string): string[] {
-  const initialCluster = all.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+function argsFor(m: MemberSpec, all: MemberSpec[], state: 'new' | 'existing', token: string, scheme = 'http'): string[] {
+  const initialCluster = all.map((x) => `${x.name}=${scheme}://127.0.0.1:${x.peerPort}`).join(',');
   return [
     '--name', m.name, '--data-dir', m.dataDir,
-    '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
-    '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+    '--listen-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`, '--advertise-client-urls', `${scheme}://127.0.0.1:${m.clientPort}`,
+    '--listen-peer-urls', `${scheme}://127.0.0.1:${m.peerPort}`, '--initial-advertise-peer-urls', `${scheme}://127.0.0.1:${m.peerPort}`,
     '--initial-cluster', initialCluster, '--initial-cluster-state', state, '--initial-cluster-token', token,
   ];
 }
 
-async function waitHealthy(endpoint: string, proc: ChildProcess, log: string[], timeoutMs = 30_000): Promise<void> {
+/** GET /health, trusting the test CA for https endpoints (and presenting the member cert). */
+function getHealth(endpoint: string, certs?: Certs): Promise<{ health: string }> {
+  return new Promise((resolve, reject) => {
+    const opts = certs ? { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.cert), key: fs.readFileSync(certs.key) } : {};
+    const req = (endpoint.startsWith('https:') ? https : http).get(`${endpoint}/health`, opts, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => { body += b.toString(); });
+      res.on('end', () => { try { resolve(JSON.parse(body) as { health: string }); } catch (err) { reject(err); } });
+    });
+    req.on('error', reject);
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+async function waitHealthy(endpoint: string, proc: ChildProcess, log: string[], timeoutMs = 30_000, certs?: Certs): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`member at ${endpoint} exited (${proc.exitCode ?? proc.signalCode}): ${log.join('').slice(-2000)}`);
     }
     try {
-      const res = await fetch(`${endpoint}/health`);
-      const body = (await res.json()) as { health: string };
+      const body = await getHealth(endpoint, certs);
       if (body.health === 'true') return;
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 100));
@@ -70,7 +87,9 @@ async function waitHealthy(endpoint: string, proc: ChildProcess, log: string[], 
   throw new Error(`member at ${endpoint} not healthy after ${timeoutMs} ms: ${log.join('').slice(-2000)}`);
 }
 
-export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: string[] = []): Promise<Cluster> {
+/** certs: serve client and peer URLs over TLS with client certificate auth (see certs.ts). */
+export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: string[] = [], certs?: Certs): Promise<Cluster> {
+  const scheme = certs ? 'https' : 'http';
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `store-${kind}-`));
   const token = `tok-${Math.random().toString(36).slice(2, 8)}`;
   const members: MemberSpec[] = [];
@@ -80,7 +99,7 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: st
   const procs = new Map<string, ChildProcess | undefined>();
   const logs = new Map<string, string[]>();
   const launch = (m: MemberSpec, state: 'new' | 'existing') => {
-    const args = [...argsFor(m, members, state, token), ...extraArgs];
+    const args = [...argsFor(m, members, state, token, scheme), ...extraArgs, ...(certs ? tlsFlags(certs) : [])];
     const proc = kind === 'etcd'
       ? spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'arm64' ? 'arm64' : '' } })
       : spawn(ktsBin, ['etcd', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,7 +112,7 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: st
     return proc;
   };
   for (const m of members) launch(m, 'new');
-  const endpoints = members.map((m) => `http://127.0.0.1:${m.clientPort}`);
+  const endpoints = members.map((m) => `${scheme}://127.0.0.1:${m.clientPort}`);
   const cluster: Cluster = {
     kind, members, endpoints, procs, logs,
     async kill(name, signal = 'SIGKILL') {
@@ -145,7 +164,7 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: st
     },
   };
   try {
-    await Promise.all(members.map((m) => waitHealthy(`http://127.0.0.1:${m.clientPort}`, procs.get(m.name)!, logs.get(m.name)!)));
+    await Promise.all(members.map((m) => waitHealthy(`${scheme}://127.0.0.1:${m.clientPort}`, procs.get(m.name)!, logs.get(m.name)!, 30_000, certs)));
   } catch (err) {
     await cluster.stop();
     throw err;
