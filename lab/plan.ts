@@ -39,7 +39,7 @@ export interface NodePlan {
   podCidr: string;
   dir: string;
   cgroupRoot: string;
-  /** Kubelet server port on 127.0.0.1 (every kubelet runs on the host). */
+  /** Kubelet server port on the bridge address (every kubelet runs on the host), forwarded from <ip>:<port>. */
   kubeletPort: number;
 }
 

@@ -100,7 +100,7 @@ async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: st
   const kubelet = startDetached(`kubelet/${n.name}`, KTS, ['kubelet', '--kubeconfig', pki.kubeletKubeconfig(n.name),
     '--container-runtime-endpoint', `unix://${p.socket}`, '--node-ip', n.ip, '--hostname-override', n.name,
     '--root-dir', p.kubeletRoot, '--pod-logs-dir', p.podLogs, '--cgroup-root', n.cgroupRoot, '--pod-cidr', n.podCidr,
-    '--cni-conf-dir', p.cniConfDir, '--address', '127.0.0.1', '--port', String(n.kubeletPort)],
+    '--cni-conf-dir', p.cniConfDir, '--address', plan.bridgeIP, '--port', String(n.kubeletPort)],
   path.join(logs, `kubelet-${n.name}.log`), n.name);
   state.processes.push(kubelet);
   // kube-proxy runs inside the node's netns so that its iptables rules land there.
@@ -124,7 +124,10 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
   }
 
   const kubelets: number[] = [];
-  for (let i = 0; i < opts.nodes; i++) kubelets.push(await freePort());
+  while (kubelets.length < opts.nodes) {
+    const port = await freePort();
+    if (!kubelets.includes(port)) kubelets.push(port); // the kernel may hand out a just-closed port again
+  }
   const plan = planLab(opts, { apiserver: await resolvePort(opts.apiserverPort), etcd: await resolvePort(opts.etcdPort),
     etcdPeer: await resolvePort(opts.etcdPeerPort), kubelets });
   mkdirSync(path.join(opts.dir, 'logs'), { recursive: true });
