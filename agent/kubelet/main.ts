@@ -59,10 +59,10 @@ export async function main(argv: string[]): Promise<void> {
   const flags = program.opts<KubeletFlags & { address: string; tlsCertFile?: string; tlsPrivateKeyFile?: string; clientCaFile?: string }>();
   const cfg = resolveConfig(flags);
   const client = new RestClient(loadConfig({ kubeconfig: cfg.kubeconfig }));
-  const runtime = new CriClient(cfg.containerRuntimeEndpoint);
+  let server: KubeletServer | undefined;
+  const runtime = new CriClient(cfg.containerRuntimeEndpoint, { onCall: (m, ms, ok) => server?.observeRuntimeOperation(m, ms, ok) });
   const api = new RestKubeletApi(client, (err) => log('pod watch error', { err: (err as Error).message }));
   const kubelet = new Kubelet({ api, runtime, config: cfg, log });
-  let server: KubeletServer | undefined;
   const shutdown = async (signal: string) => {
     log('shutting down', { signal });
     // Pods keep running: a kubelet restart must not restart them.

@@ -119,6 +119,18 @@ spec:
     }).on('error', reject);
   });
   t.equal(healthz, 'ok', 'kubelet server answers on --port over HTTPS');
+  const scrape = () => new Promise<string>((resolve, reject) => {
+    https.get(`https://127.0.0.1:${port}/metrics`, { rejectUnauthorized: false }, (r) => {
+      let b = '';
+      r.on('data', (d) => { b += d; });
+      r.on('end', () => resolve(b));
+    }).on('error', reject);
+  });
+  const metrics = await until('metrics after a relist', async () => {
+    const m = await scrape();
+    return /kubelet_running_pods 1/.test(m) && /kubelet_running_containers 1/.test(m) && m;
+  }, 30_000, log);
+  t.match(metrics, /kubelet_runtime_operations_duration_seconds_count\{operation_type="run_pod_sandbox"\} [1-9]/, 'CRI call metrics');
 
   // SIGTERM stops the kubelet but not the pods (a kubelet restart must not restart workloads).
   kubelet.kill('SIGTERM');
