@@ -72,6 +72,7 @@ export class PodSyncer {
   private readonly now: () => number;
   private readonly sandboxLimiter: Limiter;
   private readonly tokens = new Map<string, { token: string; renewAt: number }>();
+  private readonly backoffEvents = new Map<string, number>();
 
   constructor(deps: SyncDeps) {
     this.d = deps;
@@ -272,7 +273,12 @@ export class PodSyncer {
       const delay = this.restartBackoff.delay(key);
       st.waiting.set(c.name, { reason: 'CrashLoopBackOff',
         message: `back-off ${formatDelay(delay)} restarting failed container=${c.name} pod=${podFullName(pod.metadata?.namespace, pod.metadata?.name)}(${uid})` });
-      this.d.events.pod(pod, 'Warning', 'BackOff', 'Back-off restarting failed container', `spec.containers{${c.name}}`);
+      // One BackOff event per back-off window, not one per sync.
+      const until = this.restartBackoff.until(key);
+      if (this.backoffEvents.get(key) !== until) {
+        this.backoffEvents.set(key, until);
+        this.d.events.pod(pod, 'Warning', 'BackOff', 'Back-off restarting failed container', `spec.containers{${c.name}}`);
+      }
       this.d.resyncAt(uid, this.restartBackoff.until(key));
       return false;
     }
@@ -438,6 +444,7 @@ export class PodSyncer {
     this.states.delete(uid);
     this.d.status.forget(uid);
     for (const k of this.tokens.keys()) if (k.startsWith(`${uid}/`)) this.tokens.delete(k);
+    for (const k of this.backoffEvents.keys()) if (k.startsWith(`${uid}/`)) this.backoffEvents.delete(k);
   }
 
   /** Keep the newest two instances of each container (the current one and the previous for logs). */

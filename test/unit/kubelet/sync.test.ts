@@ -52,6 +52,9 @@ t.test('crashing container: restart, then CrashLoopBackOff doubling from 10 s', 
   await h.sync(pod);
   t.match(h.api.pod('default', 'crash')!.status!.containerStatuses![0]!.state?.waiting?.message, /back-off 20s/);
   t.ok(h.runtime.containers.size <= 2, 'only the newest two instances are kept');
+  await h.sync(pod);
+  await h.sync(pod);
+  t.equal(h.api.events.filter((e) => e.reason === 'BackOff').length, 2, 'one BackOff event per back-off window');
 });
 
 t.test('restartPolicy Never and OnFailure decide the phase', async (t) => {
