@@ -12,6 +12,10 @@ export interface LabPki {
   servingKey: string;
   adminKubeconfig: string;
   kubeletKubeconfig(node: string): string;
+  /** The kubelet's serving pair, from the lab CA, valid for the node's name and address. */
+  kubeletServing(node: string): { cert: string; key: string };
+  /** The apiserver's client pair for talking to kubelets (--kubelet-client-certificate/-key). */
+  apiserverKubeletClient: { cert: string; key: string };
   proxyKubeconfig(node: string): string;
 }
 
@@ -21,6 +25,8 @@ export function pkiFiles(plan: LabPlan): LabPki {
     dir, caCert: path.join(dir, 'ca.crt'), servingCert: path.join(dir, 'apiserver.crt'), servingKey: path.join(dir, 'apiserver.key'),
     adminKubeconfig: path.join(plan.options.dir, 'admin.kubeconfig'),
     kubeletKubeconfig: (node) => path.join(dir, `kubelet-${node}.kubeconfig`),
+    kubeletServing: (node) => ({ cert: path.join(dir, `kubelet-${node}.crt`), key: path.join(dir, `kubelet-${node}.key`) }),
+    apiserverKubeletClient: { cert: path.join(dir, 'apiserver-kubelet-client.crt'), key: path.join(dir, 'apiserver-kubelet-client.key') },
     proxyKubeconfig: (node) => path.join(dir, `proxy-${node}.kubeconfig`),
   };
 }
@@ -37,11 +43,17 @@ export async function writeLabPki(plan: LabPlan): Promise<LabPki> {
   const admin = await createClientCert(ca, 'kubernetes-admin', ['system:masters']);
   writeFileSync(f.adminKubeconfig, kubeconfig({ server: `https://127.0.0.1:${plan.apiserverPort}`, caPem: ca.certPem,
     user: 'kubernetes-admin', client: admin, cluster: 'kts-lab' }), { mode: 0o600 });
+  const kubeletClient = await createClientCert(ca, 'kube-apiserver-kubelet-client', ['system:masters']);
+  writeFileSync(f.apiserverKubeletClient.cert, kubeletClient.certPem);
+  writeFileSync(f.apiserverKubeletClient.key, kubeletClient.keyPem, { mode: 0o600 });
   // Node components reach the apiserver on the bridge address: kube-proxy runs inside the node's netns.
   const server = `https://${plan.bridgeIP}:${plan.apiserverPort}`;
   for (const n of plan.nodes) {
     const kubelet = await createClientCert(ca, `system:node:${n.name}`, ['system:nodes']);
     writeFileSync(f.kubeletKubeconfig(n.name), kubeconfig({ server, caPem: ca.certPem, user: `system:node:${n.name}`, client: kubelet, cluster: 'kts-lab' }), { mode: 0o600 });
+    const serving = await createServingCert(ca, { commonName: n.name, dnsNames: [n.name], ips: [n.ip, plan.bridgeIP] });
+    writeFileSync(f.kubeletServing(n.name).cert, serving.certPem);
+    writeFileSync(f.kubeletServing(n.name).key, serving.keyPem, { mode: 0o600 });
     const proxy = await createClientCert(ca, 'system:kube-proxy');
     writeFileSync(f.proxyKubeconfig(n.name), kubeconfig({ server, caPem: ca.certPem, user: 'system:kube-proxy', client: proxy, cluster: 'kts-lab' }), { mode: 0o600 });
   }

@@ -100,7 +100,8 @@ async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: st
   const kubelet = startDetached(`kubelet/${n.name}`, KTS, ['kubelet', '--kubeconfig', pki.kubeletKubeconfig(n.name),
     '--container-runtime-endpoint', `unix://${p.socket}`, '--node-ip', n.ip, '--hostname-override', n.name,
     '--root-dir', p.kubeletRoot, '--pod-logs-dir', p.podLogs, '--cgroup-root', n.cgroupRoot, '--pod-cidr', n.podCidr,
-    '--cni-conf-dir', p.cniConfDir, '--address', plan.bridgeIP, '--port', String(n.kubeletPort)],
+    '--cni-conf-dir', p.cniConfDir, '--address', plan.bridgeIP, '--port', String(n.kubeletPort),
+    '--tls-cert-file', pki.kubeletServing(n.name).cert, '--tls-private-key-file', pki.kubeletServing(n.name).key, '--client-ca-file', pki.caCert],
   path.join(logs, `kubelet-${n.name}.log`), n.name);
   state.processes.push(kubelet);
   // kube-proxy runs inside the node's netns so that its iptables rules land there.
@@ -153,7 +154,8 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
   const apiserver = startDetached('apiserver', KTS, ['apiserver', '--etcd-servers', `http://127.0.0.1:${plan.etcdPort}`,
     '--bind-address', '0.0.0.0', '--secure-port', String(plan.apiserverPort), '--advertise-address', plan.bridgeIP,
     '--service-cluster-ip-range', opts.serviceCidr, '--tls-cert-file', pki.servingCert, '--tls-private-key-file', pki.servingKey,
-    '--client-ca-file', pki.caCert], path.join(opts.dir, 'logs', 'apiserver.log'));
+    '--client-ca-file', pki.caCert, '--kubelet-client-certificate', pki.apiserverKubeletClient.cert,
+    '--kubelet-client-key', pki.apiserverKubeletClient.key], path.join(opts.dir, 'logs', 'apiserver.log'));
   state.processes.push(apiserver);
   writeState(state);
   const client = new RestClient({ ...loadKubeconfigFile(pki.adminKubeconfig), qps: 0 });

@@ -114,8 +114,8 @@ t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts la
   const where = (await kubectl('get', 'node', n2.name, '-o',
     'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}:{.status.daemonEndpoints.kubeletEndpoint.Port}')).stdout;
   t.equal(where, `${n2.ip}:${n2.kubeletPort}`, 'node 2 reports its node IP and kubelet port');
-  const healthz = await run('curl', ['-sk', '--max-time', '5', `https://${where}/healthz`], { timeout: 10_000 });
-  t.equal(healthz.stdout, 'ok', 'the kubelet answers at the address the Node reports');
+  const healthz = await run('curl', ['-sS', '--max-time', '5', '--cacert', ca, `https://${where}/healthz`], { timeout: 10_000 });
+  t.equal(healthz.stdout, 'ok', 'the kubelet answers at the address the Node reports, with a certificate from the lab CA');
 
   const status = await run(KTS, ['lab', 'status', '--dir', dir], { timeout: 60_000 });
   t.match(status.stdout, new RegExp(`kubelet/${n2.name}\\s+\\d+\\s+alive`), 'status lists the kubelet alive');
