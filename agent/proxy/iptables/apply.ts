@@ -2,7 +2,7 @@
 // ensure the jump rules from the built-in chains (-C, else -I), load each payload with one
 // `iptables-restore --noflush`, and on failure report the payload lines around the one iptables names.
 import type { Executor } from '../exec.ts';
-import { jumpRules } from './render.ts';
+import { jumpRules, missingJumps } from './render.ts';
 
 export type IptablesVariant = 'nft' | 'legacy';
 
@@ -103,26 +103,41 @@ export class IptablesApplier {
       line === null ? '' : linesAround(payload, line));
   }
 
-  /** iptables-save of the nat and filter tables. */
-  async save(): Promise<string> {
+  /** iptables-save of the nat table (the per-service chains live there). */
+  async saveNat(): Promise<string> {
     const bin = binaries(this.variant).save;
-    const out: string[] = [];
-    for (const table of ['filter', 'nat']) {
-      const r = await this.exec.run(bin, ['-t', table]);
-      if (r.exitCode !== 0) throw new Error(`${bin} -t ${table}: ${r.stderr.trim()}`);
-      out.push(r.stdout);
-    }
-    return out.join('\n');
+    const r = await this.exec.run(bin, ['-t', 'nat']);
+    if (r.exitCode !== 0) throw new Error(`${bin} -t nat: ${r.stderr.trim()}`);
+    return r.stdout;
   }
 
-  /** True when every jump rule is in place (iptables -C each). */
-  async jumpsInPlace(): Promise<boolean> {
+  /**
+   * The rules of the built-in chains our jumps live in, as save-format text. `iptables -S <chain>` reads one
+   * chain: instant even at 10k services with nf_tables, where `-C` or a save takes seconds.
+   */
+  async builtinRules(): Promise<string> {
     const bin = binaries(this.variant).iptables;
+    const out: string[] = [];
+    const byTable = new Map<string, Set<string>>();
     for (const j of jumpRules) {
-      const c = await this.exec.run(bin, ['-w', String(this.lockWaitSeconds), '-t', j.table, '-C', j.chain, ...j.args]);
-      if (c.exitCode !== 0) return false;
+      if (!byTable.has(j.table)) byTable.set(j.table, new Set());
+      byTable.get(j.table)!.add(j.chain);
     }
-    return true;
+    for (const [table, builtins] of byTable) {
+      out.push(`*${table}`);
+      for (const chain of builtins) {
+        const r = await this.exec.run(bin, ['-w', String(this.lockWaitSeconds), '-t', table, '-S', chain]);
+        if (r.exitCode !== 0) throw new Error(`${bin} -t ${table} -S ${chain}: ${r.stderr.trim()}`);
+        out.push(r.stdout.trimEnd());
+      }
+      out.push('COMMIT');
+    }
+    return out.join('\n') + '\n';
+  }
+
+  /** True when every jump rule is in place. */
+  async jumpsInPlace(): Promise<boolean> {
+    return missingJumps(await this.builtinRules()).length === 0;
   }
 }
 

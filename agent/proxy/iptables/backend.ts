@@ -43,9 +43,8 @@ export class IptablesBackend implements ProxyBackend {
     if (!known) {
       // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
       // to insert the missing jump rules within the same restore.
-      const saved = await this.applier.save();
-      previousChains = serviceChainsIn(saved);
-      jumps = missingJumps(saved);
+      previousChains = serviceChainsIn(await this.applier.saveNat());
+      jumps = missingJumps(await this.applier.builtinRules());
     }
     const result = render(state, {
       changed: full ? undefined : changed,

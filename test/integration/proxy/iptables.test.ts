@@ -118,7 +118,7 @@ for (const variant of ['nft', 'legacy'] as const) {
 }
 
 t.test('a bad payload is reported with its line and leaves the rules in place', async (t) => {
-  const { nodes, proxiers, hits } = await buildLab(t, 'nft');
+  const { nodes, proxiers, backends, hits } = await buildLab(t, 'nft');
   const p = proxiers[0]!;
   p.service(null, service);
   p.endpointSlice(null, slice(true));
@@ -130,6 +130,18 @@ t.test('a bad payload is reported with its line and leaves the rules in place', 
   t.equal((err as IptablesRestoreError).line, 3, 'the failing line is named');
   t.match((err as Error).message, />\s+3: -A KUBE-SERVICES .*no-such-match/, 'with the payload lines around it');
   t.same(Object.keys(await hits(nodes[0]!, `http://${clusterIP}/`, 8)).sort(), ['endpoint-1', 'endpoint-2'], 'the service still works');
+
+  // Someone flushes a jump rule: the check notices, and the next sync puts it back.
+  t.equal(await applier.jumpsInPlace(), true);
+  const del = await netnsExecutor(nodes[0]!).run('iptables-nft', ['-t', 'nat', '-D', 'OUTPUT', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES']);
+  t.equal(del.exitCode, 0, 'jump from nat OUTPUT deleted');
+  t.equal(await applier.jumpsInPlace(), false, 'missing jump detected');
+  t.same(await hits(nodes[0]!, `http://${clusterIP}/`, 1), { error: 1 }, 'the node itself no longer reaches the ClusterIP');
+  await backends[0]!.sync({ state: p.state, changed: undefined }); // a periodic full sync checks the jumps afterwards
+  await backends[0]!.idle();
+  await p.sync(); // nothing changed, but the kernel state is now unknown: read it, re-insert the jump
+  t.equal(await applier.jumpsInPlace(), true, 'the next sync re-inserted it');
+  t.same(Object.keys(await hits(nodes[0]!, `http://${clusterIP}/`, 8)).sort(), ['endpoint-1', 'endpoint-2']);
 });
 
 t.test('LoadBalancer IP with source ranges: allowed source answered, other sources dropped', async (t) => {

@@ -38,13 +38,13 @@ t.test('backend: full sync first, partial after, full again after a failure', as
   let failNext = false;
   let jumpsGone = false;
   const exec = new FakeExecutor((c) => {
-    if (c.cmd === 'iptables-legacy-save') {
-      return c.args.includes('nat')
-        ? { stdout: '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\n-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n' }
-        : { stdout: '*filter\nCOMMIT\n' };
+    if (c.cmd === 'iptables-legacy-save') return { stdout: '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\nCOMMIT\n' };
+    if (c.cmd === 'iptables-legacy' && c.args.includes('-S')) {
+      const chain = c.args.at(-1)!;
+      const prerouting = chain === 'PREROUTING' && !jumpsGone ? '\n-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' : '';
+      return { stdout: `-P ${chain} ACCEPT${prerouting}\n` };
     }
     if (c.cmd === 'iptables-legacy-restore' && failNext) { failNext = false; return { exitCode: 1, stderr: 'iptables-restore: line 2 failed' }; }
-    if (c.cmd === 'iptables-legacy' && c.args.includes('-C') && jumpsGone) return { exitCode: 1 };
     return undefined;
   });
   const backend = new IptablesBackend({ exec, variant: 'legacy' });
@@ -76,12 +76,12 @@ t.test('backend: full sync first, partial after, full again after a failure', as
   exec.calls.length = 0;
   await backend.sync({ state, changed: undefined });
   await backend.idle();
-  t.ok(exec.calls.some((c) => c.args.includes('-C')), 'jump rules checked after a periodic full sync');
+  t.ok(exec.calls.some((c) => c.args.includes('-S')), 'jump rules checked (iptables -S of the built-in chains) after a periodic full sync');
   t.notOk(exec.calls.some((c) => c.cmd === 'iptables-legacy-save'), 'a periodic full sync trusts its bookkeeping');
   exec.calls.length = 0;
   await backend.sync({ state, changed: new Set() });
   t.ok(exec.calls.some((c) => c.cmd === 'iptables-legacy-save'), 'missing jumps: state re-read');
-  t.match(restores()[0]!.input!, /^-I OUTPUT/m, 'and the missing jumps re-inserted');
+  t.match(restores()[0]!.input!, /^-I PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES$/m, 'and the missing jump re-inserted');
 });
 
 t.test('stale UDP endpoints get their conntrack entries deleted', async (t) => {
