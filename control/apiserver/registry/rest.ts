@@ -338,6 +338,7 @@ export class ResourceStore {
       const current = await this.store.get(key);
       if (!current) throw this.notFound(name);
       const obj = current.obj as Obj;
+      if (s.resource === 'namespaces' && !opts.dryRun) return this.registry.terminateNamespace(current);
       const pre = opts.preconditions ?? {};
       if (pre.uid && pre.uid !== obj.metadata.uid) {
         throw errors.conflict(s.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`, s.group);
@@ -424,6 +425,53 @@ export class Registry {
 
   async stop(): Promise<void> {
     await Promise.all([...this.resources.values()].map((r) => r.cache.stop()));
+  }
+
+  /**
+   * Namespace deletion: mark it Terminating (no new content), then empty it in the background and remove it.
+   * This stands in for upstream's namespace controller (spec.finalizers "kubernetes" + /finalize) until one exists.
+   */
+  async terminateNamespace(current: StoredItem): Promise<{ obj: KubeObject; pending: boolean }> {
+    const ns = current.obj as Obj;
+    const name = ns.metadata.name as string;
+    if (['default', 'kube-system', 'kube-public'].includes(name)) {
+      throw errors.forbidden(`namespaces "${name}" is forbidden: this namespace may not be deleted`, { kind: 'namespaces', name });
+    }
+    if (!ns.metadata.deletionTimestamp) {
+      const next = clone(ns);
+      next.metadata.deletionTimestamp = rfc3339();
+      next.metadata.deletionGracePeriodSeconds = 0;
+      next.status = { ...(next.status ?? {}), phase: 'Terminating' };
+      const rv = await this.store.update(current.key, next, current.rv);
+      if (rv === null) throw errors.conflict('namespaces', name, 'the object has been modified; please apply your changes to the latest version and try again');
+      next.metadata.resourceVersion = String(rv);
+      void this.emptyNamespace(name).catch(() => {});
+      return { obj: next, pending: true };
+    }
+    return { obj: ns, pending: true };
+  }
+
+  private async emptyNamespace(name: string): Promise<void> {
+    const started = Date.now();
+    for (;;) {
+      let remaining = 0;
+      const force = Date.now() - started > 60_000; // pods whose kubelet never confirms are removed after a minute
+      for (const r of this.resources.values()) {
+        if (!r.strategy.namespaced) continue;
+        const { items } = await this.store.list(`${r.prefix}${name}/`);
+        for (const item of items) {
+          remaining++;
+          try {
+            await r.delete(name, item.obj.metadata!.name!, force ? { gracePeriodSeconds: 0 } : {});
+          } catch { /* gone already, or retried on the next pass */ }
+        }
+      }
+      if (remaining === 0) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    const nsStore = this.mustGet('', 'namespaces');
+    const cur = await this.store.get(nsStore.key(undefined, name));
+    if (cur) await this.store.delete(cur.key, cur.rv);
   }
 
   /** NamespaceLifecycle: objects may only be created in existing namespaces that are not terminating. */

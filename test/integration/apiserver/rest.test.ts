@@ -142,6 +142,21 @@ t.test('services: ClusterIP and NodePort allocation, clashes are Invalid', async
   t.equal((await post('/api/v1/namespaces/default/services', svc('Bad', {}))).status, 422, 'DNS-1035 names');
 });
 
+t.test('namespaces: deletion empties the namespace, then removes it; system namespaces stay', async (t) => {
+  t.equal((await post('/api/v1/namespaces', { metadata: { name: 'doomed' } })).status, 201);
+  t.equal((await post('/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'c' } })).status, 201);
+  t.equal((await post('/api/v1/namespaces/doomed/pods', pod('p'))).status, 201);
+  const del = await c.request('/api/v1/namespaces/doomed', { method: 'DELETE' });
+  t.equal(del.status, 200);
+  t.equal(del.json().status.phase, 'Terminating');
+  const blocked = await post('/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'late' } });
+  t.ok(blocked.status === 403 || blocked.status === 404, 'no new content in a terminating namespace');
+  for (let i = 0; i < 100 && (await c.request('/api/v1/namespaces/doomed')).status !== 404; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal((await c.request('/api/v1/namespaces/doomed')).status, 404, 'the namespace is gone');
+  t.equal((await c.request('/api/v1/namespaces/doomed/configmaps')).json().items.length, 0, 'and so is its content');
+  t.equal((await c.request('/api/v1/namespaces/default', { method: 'DELETE' })).status, 403);
+});
+
 t.test('watch: replay from a resourceVersion, selectors, bookmarks, timeoutSeconds, tables, 410 as an event', async (t) => {
   const start = (await c.request('/api/v1/namespaces/default/configmaps')).json().metadata.resourceVersion;
   await post('/api/v1/namespaces/default/configmaps', { metadata: { name: 'w1', labels: { w: 'yes' } } });
