@@ -84,7 +84,7 @@ async function one(variant: IptablesVariant, n: number): Promise<void> {
     console.log([
       `${variant.padEnd(6)} ${String(n).padStart(6)} services: ${rules} rules`,
       `first sync ${s(full)} vs raw ${s(rawMs)} = ${(full / rawMs).toFixed(2)}x`,
-      `full resync ${s(resync)} (render ${s(renderOnly)}) vs raw ${s(rawResync)} = ${(resync / rawResync).toFixed(2)}x`,
+      quick ? `full resync skipped (render ${s(renderOnly)})` : `full resync ${s(resync)} (render ${s(renderOnly)}) vs raw ${s(rawResync)} = ${(resync / rawResync).toFixed(2)}x`,
       `endpoint change (partial, ${partialLines} payload lines) ${s(partial)}`,
       `new service (partial + KUBE-SERVICES) ${s(addService)}`,
     ].join(' | '));

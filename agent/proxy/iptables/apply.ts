@@ -123,15 +123,16 @@ export class IptablesApplier {
       if (!byTable.has(j.table)) byTable.set(j.table, new Set());
       byTable.get(j.table)!.add(j.chain);
     }
-    for (const [table, builtins] of byTable) {
-      out.push(`*${table}`);
-      for (const chain of builtins) {
+    // Reads only: run them side by side.
+    const tables = [...byTable].map(async ([table, builtins]) => {
+      const listings = await Promise.all([...builtins].map(async (chain) => {
         const r = await this.exec.run(bin, ['-w', String(this.lockWaitSeconds), '-t', table, '-S', chain]);
         if (r.exitCode !== 0) throw new Error(`${bin} -t ${table} -S ${chain}: ${r.stderr.trim()}`);
-        out.push(r.stdout.trimEnd());
-      }
-      out.push('COMMIT');
-    }
+        return r.stdout.trimEnd();
+      }));
+      return [`*${table}`, ...listings, 'COMMIT'];
+    });
+    for (const lines of await Promise.all(tables)) out.push(...lines);
     return out.join('\n') + '\n';
   }
 

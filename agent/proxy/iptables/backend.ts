@@ -43,8 +43,9 @@ export class IptablesBackend implements ProxyBackend {
     if (!known) {
       // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
       // to insert the missing jump rules within the same restore.
-      previousChains = serviceChainsIn(await this.applier.saveNat());
-      jumps = missingJumps(await this.applier.builtinRules());
+      const [nat, builtins] = await Promise.all([this.applier.saveNat(), this.applier.builtinRules()]);
+      previousChains = serviceChainsIn(nat);
+      jumps = missingJumps(builtins);
     }
     const result = render(state, {
       changed: full ? undefined : changed,
