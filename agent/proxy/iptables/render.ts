@@ -154,16 +154,14 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
   const usesExternalChain = hasEndpoints && hasExternal;
   const own: string[] = [];
   const ownChains: string[] = [];
-  const chain = (name: string) => { ownChains.push(name); };
+  const chain = (name: string) => ownChains.push(name);
 
   // Cluster IP.
   const cipArgs = `-m comment --comment ${q(`${svc.key} cluster IP`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port}`;
   if (hasInternalEndpoints) {
     natServices.push(`-A ${chains.services} ${cipArgs} -j ${internalChain}`);
-    {
-      if (node.masqueradeAll) own.push(`-A ${internalChain} ${cipArgs} -j ${chains.markMasq}`);
-      else if (node.clusterCIDR) own.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${cipArgs} -j ${chains.markMasq}`);
-    }
+    if (node.masqueradeAll) own.push(`-A ${internalChain} ${cipArgs} -j ${chains.markMasq}`);
+    else if (node.clusterCIDR) own.push(`-A ${internalChain} ! -s ${node.clusterCIDR} ${cipArgs} -j ${chains.markMasq}`);
   } else {
     const [why, target] = hasEndpoints ? ['has no local endpoints', 'DROP'] : ['has no endpoints', 'REJECT'];
     filterServices.push(`-A ${chains.services} -m comment --comment ${q(`${svc.key} ${why}`)} -p ${p} -m ${p} -d ${svc.clusterIP}/32 --dport ${svc.port} -j ${target}`);
@@ -190,17 +188,15 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
 
   if (usesExternalChain) {
     chain(extChain);
-    {
-      if (!svc.externalPolicyLocal) {
-        own.push(`-A ${extChain} -m comment --comment ${q(`masquerade traffic for ${svc.key} external destinations`)} -j ${chains.markMasq}`);
-      } else {
-        // Pods and the node itself reach an external address through any endpoint (short circuit), as upstream.
-        if (node.clusterCIDR) own.push(`-A ${extChain} -s ${node.clusterCIDR} -m comment --comment ${q(`pod traffic for ${svc.key} external destinations`)} -j ${svcChain}`);
-        own.push(`-A ${extChain} -m comment --comment ${q(`masquerade LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.markMasq}`);
-        own.push(`-A ${extChain} -m comment --comment ${q(`route LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`);
-      }
-      if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
+    if (!svc.externalPolicyLocal) {
+      own.push(`-A ${extChain} -m comment --comment ${q(`masquerade traffic for ${svc.key} external destinations`)} -j ${chains.markMasq}`);
+    } else {
+      // Pods and the node itself reach an external address through any endpoint (short circuit), as upstream.
+      if (node.clusterCIDR) own.push(`-A ${extChain} -s ${node.clusterCIDR} -m comment --comment ${q(`pod traffic for ${svc.key} external destinations`)} -j ${svcChain}`);
+      own.push(`-A ${extChain} -m comment --comment ${q(`masquerade LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.markMasq}`);
+      own.push(`-A ${extChain} -m comment --comment ${q(`route LOCAL traffic for ${svc.key} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`);
     }
+    if (hasExternalEndpoints) own.push(`-A ${extChain} -j ${externalPolicyChain}`);
   }
 
   if (usesExternalChain && usesFirewall) {
@@ -227,11 +223,9 @@ function renderServicePort(svc: ServicePortInfo, all: EndpointInfo[], node: Node
   for (const [id, ep] of reachable) {
     const sep = endpointChain(svc.key, p, id);
     chain(sep);
-    {
-      own.push(`-A ${sep} -m comment --comment ${q(svc.key)} -s ${ep.ip}/32 -j ${chains.markMasq}`);
-      const affinity = svc.affinitySeconds > 0 ? ` -m recent --name ${sep} --set` : '';
-      own.push(`-A ${sep} -m comment --comment ${q(svc.key)}${affinity} -p ${p} -m ${p} -j DNAT --to-destination ${id}`);
-    }
+    own.push(`-A ${sep} -m comment --comment ${q(svc.key)} -s ${ep.ip}/32 -j ${chains.markMasq}`);
+    const affinity = svc.affinitySeconds > 0 ? ` -m recent --name ${sep} --set` : '';
+    own.push(`-A ${sep} -m comment --comment ${q(svc.key)}${affinity} -p ${p} -m ${p} -j DNAT --to-destination ${id}`);
   }
   return {
     chains: ownChains, chainDecls: ownChains.map((c) => `:${c} - [0:0]`).join('\n'), rules: own.join('\n'), ruleCount: own.length,
