@@ -36,6 +36,16 @@ export const version = {
   buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64',
 };
 
+/** etcd client failures as Statuses: an oversized object is the client's (413), an unreachable etcd a 503. */
+export function storageError(err: unknown): unknown {
+  if (err instanceof ApiError || !(err instanceof Error)) return err;
+  if (/request is too large/i.test(err.message)) return new ApiError('RequestEntityTooLarge', `the object is too large to store: ${err.message}`);
+  if (/^(GRPCUnavailableError|GRPCDeadlineExceededError|GRPCCancelledError|ClientClosedError|GRPCConnectFailedError)$/.test(err.constructor.name)) {
+    return errors.unavailable(`storage is unavailable: ${err.message}`);
+  }
+  return err;
+}
+
 const pathNotFound = (message = 'the server could not find the requested resource') => new ApiError('NotFound', message);
 
 const verbsByMethod: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
@@ -92,6 +102,7 @@ export function createServer(opts: ServerOptions): ApiServer {
   }
 
   async function sendStatus(reply: FastifyReply, err: unknown): Promise<void> {
+    err = storageError(err);
     if (!(err instanceof ApiError)) log('internal error', { err: err instanceof Error ? err.stack : String(err) });
     const status = toStatus(err);
     if (reply.sent || reply.raw.headersSent) return;
@@ -182,7 +193,7 @@ export function createServer(opts: ServerOptions): ApiServer {
       sendJson(reply, result.code, result.body, result.contentType, result.warnings);
       requests.inc({ ...labels, code: String(result.code) });
     } catch (err) {
-      const status = toStatus(err);
+      const status = toStatus(storageError(err));
       requests.inc({ ...labels, code: String(status.code) });
       await sendStatus(reply, err);
     } finally {

@@ -2,7 +2,7 @@
 // every write a guarded transaction. Works against real etcd and against ours (plain etcd v3 KV + Watch).
 import { Etcd3 } from 'etcd3';
 import type { IKeyValue, IRangeRequest } from 'etcd3/lib/rpc.js';
-import { errors } from '../../../api/errors.ts';
+import { ApiError, errors } from '../../../api/errors.ts';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -51,12 +51,27 @@ function isCompacted(err: unknown): boolean {
   return err instanceof Error && /compacted/i.test(err.message);
 }
 
+// etcd's default --max-request-bytes (1.5 MiB) less room for the key and the transaction around the value.
+export const maxValueBytes = 1.5 * 1024 * 1024 - 8 * 1024;
+
+// etcd3's default per-host circuit breaker opens after three "recoverable" errors, and one oversized request counts:
+// a client could take storage away from everyone. Calls pass straight through instead; the global retry remains.
+const passThrough = { execute: <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal })) };
+
+function checkSize(value: Buffer, key: string): void {
+  if (value.length > maxValueBytes) {
+    throw new ApiError('RequestEntityTooLarge', `the object ${key.split('/').slice(-1)[0]} is ${value.length} bytes when stored, over the storage limit of ${maxValueBytes} bytes`);
+  }
+}
+
 export class EtcdStore {
   readonly client: Etcd3;
   constructor(endpoints: string[]) {
     this.client = new Etcd3({
       hosts: endpoints,
       grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 8 * 1024 * 1024 },
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      faultHandling: { host: () => passThrough as any },
     });
   }
 
@@ -113,9 +128,11 @@ export class EtcdStore {
   /** Creates key only if absent. Returns the new revision, or null if the key exists. */
   async create(key: string, obj: KubeObject): Promise<number | null> {
     const k = Buffer.from(key);
+    const value = encode(obj);
+    checkSize(value, key);
     const res = await this.client.kv.txn({
       compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key: k, value: encode(obj) } }],
+      success: [{ request_put: { key: k, value } }],
       failure: [],
     });
     return res.succeeded ? Number(res.header.revision) : null;
@@ -124,9 +141,11 @@ export class EtcdStore {
   /** Writes key only if its mod_revision is still `expectedRv`. Returns the new revision, or null on conflict. */
   async update(key: string, obj: KubeObject, expectedRv: number): Promise<number | null> {
     const k = Buffer.from(key);
+    const value = encode(obj);
+    checkSize(value, key);
     const res = await this.client.kv.txn({
       compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRv }],
-      success: [{ request_put: { key: k, value: encode(obj) } }],
+      success: [{ request_put: { key: k, value } }],
       failure: [],
     });
     return res.succeeded ? Number(res.header.revision) : null;

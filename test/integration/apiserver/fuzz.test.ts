@@ -132,6 +132,15 @@ t.test('no input produces a 5xx, every error is a Status', async (t) => {
     total++;
     if (r.status !== 413 || JSON.parse(r.text).reason !== 'RequestEntityTooLarge') problems.push(`big body ${ct} -> ${r.status} ${r.text.slice(0, 200)}`);
   }
+  // bodies under the HTTP limit but over etcd's request limit: 413, and storage stays usable for everyone
+  for (let i = 0; i < 5; i++) {
+    const cm = JSON.stringify({ metadata: { name: `huge${i}` }, data: { k: 'x'.repeat(2 * 1024 * 1024) } });
+    const r = await send('POST', '/api/v1/namespaces/default/configmaps', cm, { 'content-type': 'application/json' });
+    total++;
+    if (r.status !== 413) problems.push(`2 MiB object -> ${r.status} ${r.text.slice(0, 200)}`);
+  }
+  const after = await send('POST', '/api/v1/namespaces/default/configmaps', JSON.stringify({ metadata: { name: 'small-after-huge' } }), { 'content-type': 'application/json' });
+  if (after.status !== 201) problems.push(`a small create after oversized ones -> ${after.status} ${after.text.slice(0, 200)}`);
   t.same(problems.slice(0, 20), [], `${problems.length} of ${total} requests misbehaved`);
   t.ok(total >= 3000, `sent ${total} requests`);
   const health = await send('GET', '/healthz');

@@ -142,6 +142,12 @@ t.test('services: ClusterIP and NodePort allocation, clashes are Invalid', async
   t.equal((await post('/api/v1/namespaces/default/services', svc('Bad', {}))).status, 422, 'DNS-1035 names');
 });
 
+t.test('an object over etcd\'s request limit is a 413, not a 500', async (t) => {
+  const big = await post('/api/v1/namespaces/default/configmaps', { metadata: { name: 'big' }, data: { k: 'x'.repeat(2 * 1024 * 1024) } });
+  t.equal(big.status, 413);
+  t.equal(big.json().reason, 'RequestEntityTooLarge');
+});
+
 t.test('namespaces: deletion empties the namespace, then removes it; system namespaces stay', async (t) => {
   t.equal((await post('/api/v1/namespaces', { metadata: { name: 'doomed' } })).status, 201);
   t.equal((await post('/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'c' } })).status, 201);
