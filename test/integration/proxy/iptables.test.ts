@@ -162,3 +162,26 @@ t.test('LoadBalancer IP with source ranges: allowed source answered, other sourc
   const saved = await netnsExecutor(nodes[0]!).run('iptables-nft-save', ['-t', 'filter']);
   t.match(saved.stdout, /-A KUBE-PROXY-FIREWALL .*-d 10\.250\.65\.7\/32 .*-j DROP/);
 });
+
+t.test('UDP: conntrack entries of a removed endpoint are deleted after the sync, others kept', async (t) => {
+  const { nodes, proxiers, lab } = await buildLab(t, 'nft');
+  const node = nodes[0]!;
+  const p = proxiers[0]!;
+  const dnsIP = '10.250.64.53';
+  const dns = makeService({ name: 'dns', clusterIP: dnsIP, ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] });
+  const dnsSlice = (ips: string[]) => makeSlice({ service: 'dns', ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }], endpoints: ips.map((ip) => ({ ip })) });
+  p.service(null, dns);
+  p.endpointSlice(null, dnsSlice([podIP(1), podIP(2)]));
+  await p.sync();
+  // Datagrams from distinct source ports: each makes a conntrack entry DNATed to one endpoint (no server needed).
+  for (let k = 0; k < 24; k++) await lab.exec(node, 'bash', ['-c', `echo hi > /dev/udp/${dnsIP}/53`]);
+  const entries = async () => String((await lab.exec(node, 'conntrack', ['-L', '-p', 'udp', '--orig-dst', dnsIP])).stdout);
+  const before = await entries();
+  t.match(before, new RegExp(`src=${podIP(1).replace(/\./g, '\\.')} `), 'entries to endpoint 1');
+  t.match(before, new RegExp(`src=${podIP(2).replace(/\./g, '\\.')} `), 'entries to endpoint 2');
+  p.endpointSlice(dnsSlice([podIP(1), podIP(2)]), dnsSlice([podIP(1)]));
+  await p.sync();
+  const after = await entries();
+  t.notMatch(after, new RegExp(`src=${podIP(2).replace(/\./g, '\\.')} `), 'entries to the removed endpoint are gone');
+  t.match(after, new RegExp(`src=${podIP(1).replace(/\./g, '\\.')} `), 'entries to the remaining endpoint stay');
+});
