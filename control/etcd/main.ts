@@ -18,7 +18,7 @@ export function parseFlags(argv: string[]): EtcdConfig {
     .option('--data-dir <dir>', 'path to the data directory', '')
     .option('--listen-client-urls <urls>', 'URLs to listen on for client traffic', 'http://localhost:2379')
     .option('--advertise-client-urls <urls>', 'client URLs of this member to advertise to the cluster', '')
-    .option('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic', 'http://localhost:2380')
+    .option('--listen-peer-urls <urls>', 'URLs to listen on for peer traffic (default: the advertised peer URLs when the cluster has several members)', '')
     .option('--initial-advertise-peer-urls <urls>', "this member's peer URLs to advertise to the cluster", 'http://localhost:2380')
     .option('--initial-cluster <list>', 'initial cluster configuration for bootstrapping (name=peerURL,...)', '')
     .option('--initial-cluster-state <state>', 'new or existing', 'new')
@@ -57,7 +57,7 @@ export function parseFlags(argv: string[]): EtcdConfig {
     dataDir: o.dataDir || `${o.name}.etcd`,
     listenClientUrls: list(o.listenClientUrls),
     advertiseClientUrls: o.advertiseClientUrls ? list(o.advertiseClientUrls) : undefined,
-    listenPeerUrls: list(o.listenPeerUrls),
+    listenPeerUrls: o.listenPeerUrls ? list(o.listenPeerUrls) : undefined,
     initialAdvertisePeerUrls: list(o.initialAdvertisePeerUrls),
     initialCluster: o.initialCluster || undefined,
     initialClusterState: state,

@@ -105,11 +105,17 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
     writeClusterFile(cfg.dataDir, clusterId, self.ID);
   }
   const me = members.find((m) => m.ID === self.ID)!;
-  const raft = members.length > 1
+  // Every cluster, one member included, runs Raft over the wal package (snapshots, and a single member can
+  // grow with member add). Data dirs written by the earlier single-member log keep using it.
+  const legacySingle = members.length === 1 && fs.existsSync(path.join(cfg.dataDir, 'member', 'wal', 'single.log'));
+  if (members.length === 1 && !legacySingle && !readClusterFile(cfg.dataDir)) writeClusterFile(cfg.dataDir, clusterId, self.ID);
+  if (members.length === 1 && readClusterFile(cfg.dataDir)) clusterId = readClusterFile(cfg.dataDir)!.clusterId;
+  const raft = !legacySingle
     ? new RaftMember({
       memberId: self.ID, clusterId, dataDir: cfg.dataDir, join, peerTls: cfg.peerTls,
       peers: new Map(members.map((m) => [m.ID, m.peerURLs[0]])),
-      listenPeerUrls: cfg.listenPeerUrls ?? self.peerURLs,
+      // a lone member listens for peers only when asked to (so that many can run side by side in tests)
+      listenPeerUrls: cfg.listenPeerUrls ?? (members.length > 1 ? self.peerURLs : []),
       heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, log,
     })
     : undefined;

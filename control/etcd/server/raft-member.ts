@@ -124,6 +124,8 @@ export class RaftMember implements Consensus {
 
     for (const u of this.opts.listenPeerUrls) await this.transport.listen(u);
     this.running = true;
+    // a lone voter need not wait an election timeout to lead
+    if (this.soleVoter()) this.node.campaign();
     this.loopDone = this.loop();
     this.ticker = setInterval(() => { this.node.tick(); this.kick(); }, this.opts.heartbeatMs ?? 100);
   }
@@ -228,6 +230,8 @@ export class RaftMember implements Consensus {
           const cc = decodeConfChange(e.data);
           this.confState = this.node.applyConfChange(cc);
           this.onConfChange(cc);
+          // replaying a lone member's log: lead as soon as it knows it is the only voter
+          if (this.soleVoter() && this.node.status().raftState !== 'Leader') this.node.campaign();
         } else if (e.data.byteLength > 0) {
           this.sm.apply(e.data, e.index);
         }
@@ -250,6 +254,12 @@ export class RaftMember implements Consensus {
     this.running = false;
     clearInterval(this.ticker);
     this.kick();
+  }
+
+  private soleVoter(): boolean {
+    if (this.node.status().raftState === 'Leader') return false;
+    const voters = this.node.raft.prs.voters();
+    return voters.length === 1 && voters[0] === this.id;
   }
 
   /** Propose a membership change; it takes effect (onConfChange) when applied. */

@@ -128,7 +128,7 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: st
       const m = members.find((x) => x.name === name)!;
       await cluster.kill(name);
       const p = launch(m, 'new');
-      await waitHealthy(`http://127.0.0.1:${m.clientPort}`, p, logs.get(name)!);
+      await waitHealthy(`${scheme}://127.0.0.1:${m.clientPort}`, p, logs.get(name)!, 30_000, certs);
     },
     async addMember() {
       const m: MemberSpec = { name: `m${members.length}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: path.join(root, `m${members.length}`) };
@@ -141,8 +141,14 @@ export async function startCluster(kind: 'etcd' | 'kts', size = 3, extraArgs: st
       if (add.code !== 0) throw new Error(`member add: ${add.stderr}`);
       members.push(m);
       const p = launch(m, 'existing');
-      await waitHealthy(`http://127.0.0.1:${m.clientPort}`, p, logs.get(m.name)!);
-      endpoints.push(`http://127.0.0.1:${m.clientPort}`);
+      await waitHealthy(`${scheme}://127.0.0.1:${m.clientPort}`, p, logs.get(m.name)!, 30_000, certs);
+      endpoints.push(`${scheme}://127.0.0.1:${m.clientPort}`);
+      // a new member's name shows once it has published itself (through the log, right after it starts)
+      for (let i = 0; i < 100; i++) {
+        const list = await etcdctl(endpoints, ['member', 'list']);
+        if (list.stdout.split('\n').some((l) => l.split(', ')[2] === m.name)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       return m.name;
     },
     async removeMember(name) {

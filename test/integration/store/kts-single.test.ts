@@ -4,6 +4,7 @@ import { startCluster } from './clusters.ts';
 import type { Cluster } from './clusters.ts';
 import { storeSuite } from './suite.ts';
 import { durabilitySuite } from './durability.ts';
+import { membershipSuite } from './membership.ts';
 
 let cluster: Cluster | undefined;
 t.before(async () => { cluster = await startCluster('kts', 1); });
@@ -12,3 +13,5 @@ storeSuite(t, () => cluster!);
 
 // failure tests last: they kill and restart members
 t.test('durability', async (t) => durabilitySuite(t, () => cluster!));
+// a lone member grows to two and back (it runs Raft too)
+t.test('membership', async (t) => membershipSuite(t, () => cluster!));
