@@ -146,7 +146,10 @@ export class ResourceStore {
     if (rvText !== undefined && rvText !== '' && !/^\d+$/.test(rvText)) throw errors.badRequest(`invalid resource version "${rvText}"`);
     const scope = this.scopePrefix(ns);
     const all = scope === this.prefix;
+    const fromRv = rvText ? Number(rvText) : 0;
     const listener = (e: CacheEvent) => {
+      // the list this watch continues may be newer than the cache: skip what the client has already seen
+      if (fromRv && e.rv <= fromRv) return;
       if (!all && !e.key.startsWith(scope)) return;
       if (sel.empty) { send({ type: e.type, object: e.obj, rv: e.rv }); return; }
       const now = sel.matches(e.obj);
