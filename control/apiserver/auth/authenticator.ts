@@ -16,15 +16,20 @@ function asList(v: string | string[] | undefined): string[] {
 }
 
 /** Client certificates signed by --client-ca-file: CN is the user name, each O a group (Kubernetes convention). */
+// A connection's client certificate cannot change, and reading it is costly: remember the answer per socket.
+const bySocket = new WeakMap<object, UserInfo | null>();
+
 export const x509Authenticator: Authenticator = {
   authenticate(req) {
     const socket = req.socket as TLSSocket;
     if (typeof socket.getPeerCertificate !== 'function' || !socket.authorized) return null;
+    const known = bySocket.get(socket);
+    if (known !== undefined) return known;
     const cert = socket.getPeerCertificate();
     const cn = cert?.subject?.CN;
-    if (!cn) return null;
-    const name = Array.isArray(cn) ? cn[0]! : cn;
-    return { name, groups: [...asList(cert.subject.O), 'system:authenticated'] };
+    const user = cn ? { name: Array.isArray(cn) ? cn[0]! : cn, groups: [...asList(cert.subject.O), 'system:authenticated'] } : null;
+    bySocket.set(socket, user);
+    return user;
   },
 };
 
