@@ -224,6 +224,7 @@ export class ResourceStore {
     // validate before allocating so bad input never reserves addresses
     this.validate(obj);
     if (s.namespaced) await this.registry.requireNamespace(ns!);
+    if (s.resource === 'pods') this.registry.admitPodPriority(obj);
     s.prepareForCreate?.(obj, ctx);
     if (opts.dryRun) {
       if (await this.store.get(this.key(ns, md.name))) throw errors.alreadyExists(s.resource, md.name, s.group);
@@ -475,6 +476,27 @@ export class Registry {
     const nsStore = this.mustGet('', 'namespaces');
     const cur = await this.store.get(nsStore.key(undefined, name));
     if (cur) await this.store.delete(cur.key, cur.rv);
+  }
+
+  /** Priority admission: spec.priority (and preemptionPolicy) from spec.priorityClassName or the global default class. */
+  admitPodPriority(pod: Obj): void {
+    if (!isObject(pod.spec)) return;
+    const classes = this.mustGet('scheduling.k8s.io', 'priorityclasses').cache.list().map((i) => i.obj as Obj);
+    const name = pod.spec.priorityClassName;
+    let pc: Obj | undefined;
+    if (typeof name === 'string' && name) {
+      pc = classes.find((c) => c.metadata?.name === name);
+      if (!pc) throw errors.forbidden(`pods "${pod.metadata?.name ?? ''}" is forbidden: no PriorityClass with name ${name} was found`, { kind: 'pods', name: pod.metadata?.name });
+    } else {
+      pc = classes.find((c) => c.globalDefault === true);
+      if (pc) pod.spec.priorityClassName = pc.metadata.name;
+    }
+    const value = pc ? pc.value : 0;
+    if (pod.spec.priority !== undefined && pod.spec.priority !== value && pod.spec.priority !== 0) {
+      throw errors.forbidden(`pods "${pod.metadata?.name ?? ''}" is forbidden: the integer value of priority (${pod.spec.priority}) must not be provided in pod spec; priority admission controller computed ${value} from the given PriorityClass name`);
+    }
+    pod.spec.priority = value;
+    if (pc?.preemptionPolicy) pod.spec.preemptionPolicy = pc.preemptionPolicy;
   }
 
   /** NamespaceLifecycle: objects may only be created in existing namespaces that are not terminating. */

@@ -148,6 +148,17 @@ t.test('an object over etcd\'s request limit is a 413, not a 500', async (t) => 
   t.equal(big.json().reason, 'RequestEntityTooLarge');
 });
 
+t.test('pod priority comes from its PriorityClass', async (t) => {
+  const crit = await post(P, pod('crit', { priorityClassName: 'system-node-critical' }));
+  t.equal(crit.status, 201);
+  t.equal(crit.json().spec.priority, 2000001000);
+  t.equal(crit.json().spec.preemptionPolicy, 'PreemptLowerPriority');
+  const missing = await post(P, pod('nope', { priorityClassName: 'no-such-class' }));
+  t.equal(missing.status, 403);
+  t.match(missing.json().message, /no PriorityClass with name no-such-class was found/);
+  t.equal((await post(P, pod('plain'))).json().spec.priority, 0);
+});
+
 t.test('namespaces: deletion empties the namespace, then removes it; system namespaces stay', async (t) => {
   t.equal((await post('/api/v1/namespaces', { metadata: { name: 'doomed' } })).status, 201);
   t.equal((await post('/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'c' } })).status, 201);
