@@ -63,9 +63,9 @@ t.test('kubelet with the real apiserver and containerd', async (t) => {
   });
   t.equal(ready.status?.phase, 'Running');
   t.equal(ready.status?.hostIP, node.nodeIP);
-  const res = await fetch(`http://${ready.status!.podIP}:8080/`);
+  const res = await fetch(`http://${ready.status!.podIP}:8080/`, { signal: AbortSignal.timeout(10_000) });
   t.match(await res.text(), /hello from busybox httpd/);
-  const kubectl = await run('kubectl', ['--server', cp.server, 'get', 'pod', 'web', '-o', 'jsonpath={.status.phase} {.status.containerStatuses[0].ready}']);
+  const kubectl = await run('kubectl', ['--server', cp.server, 'get', 'pod', 'web', '-o', 'jsonpath={.status.phase} {.status.containerStatuses[0].ready}'], { timeout: 30_000 });
   t.equal(kubectl.stdout, 'Running true', 'kubectl sees the status the kubelet wrote');
 
   await client.delete({ ...resources.pods, namespace: 'default', name: 'web' }, { gracePeriodSeconds: 1 });

@@ -92,7 +92,7 @@ t.test('kubelet drives real containerd', async (t) => {
     t.equal(st.hostIP, node.nodeIP);
     t.match(st.podIP, new RegExp(`^${node.podCidr.split('.').slice(0, 3).join('\\.')}\\.`));
     t.equal(st.qosClass, 'BestEffort');
-    const res = await fetch(`http://${st.podIP}:8080/`);
+    const res = await fetch(`http://${st.podIP}:8080/`, { signal: AbortSignal.timeout(10_000) });
     t.match(await res.text(), /hello from busybox httpd/);
     const inNode = await node.exec('curl', ['-sS', '--max-time', '5', `http://${st.podIP}:8080/`]);
     t.match(inNode.stdout, /hello from busybox httpd/);

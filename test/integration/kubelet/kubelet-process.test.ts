@@ -107,7 +107,7 @@ spec:
     return p.status?.phase === 'Running' && p;
   }, 60_000, log);
   t.ok(mirror.metadata?.annotations?.['kubernetes.io/config.mirror'], 'mirror annotation');
-  const res = await fetch(`http://${mirror.status!.podIP}:8080/`);
+  const res = await fetch(`http://${mirror.status!.podIP}:8080/`, { signal: AbortSignal.timeout(10_000) });
   t.match(await res.text(), /hello from busybox httpd/);
   t.match(stderr, /bad static pod manifest.*broken\.yaml/, 'a broken manifest is logged, not fatal');
 
@@ -134,7 +134,7 @@ spec:
 
   // SIGTERM stops the kubelet but not the pods (a kubelet restart must not restart workloads).
   kubelet.kill('SIGTERM');
-  t.equal(await exited, 0);
+  t.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000))]), 0);
   const cri = new CriClient(node.endpoint);
   t.teardown(() => cri.close());
   const running = await cri.listContainers({ state: { state: 'CONTAINER_RUNNING' } });
