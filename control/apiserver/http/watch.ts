@@ -67,7 +67,7 @@ export function serveWatch(store: ResourceStore, req: WatchRequest, res: ServerR
   res.on('close', finish);
   unregister = register(finish);
   try {
-    stopWatch = store.watch(req.namespace, req, send);
+    stopWatch = store.watch(req.namespace, req, send, finish);
   } catch (err) {
     write(`${JSON.stringify({ type: 'ERROR', object: toStatus(err) })}\n`);
     finish();

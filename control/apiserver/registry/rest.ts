@@ -140,7 +140,7 @@ export class ResourceStore {
    * become DELETED/ADDED like upstream. Throws Expired when too old.
    */
   watch(ns: string | undefined, opts: { labelSelector?: string; fieldSelector?: string; resourceVersion?: string },
-    send: (e: WatchEvent) => void): () => void {
+    send: (e: WatchEvent) => void, onClose?: () => void): () => void {
     const sel = this.selection(opts.labelSelector, opts.fieldSelector);
     const rvText = opts.resourceVersion;
     if (rvText !== undefined && rvText !== '' && !/^\d+$/.test(rvText)) throw errors.badRequest(`invalid resource version "${rvText}"`);
@@ -160,7 +160,7 @@ export class ResourceStore {
         else if (before) send({ type: 'DELETED', object: e.obj, rv: e.rv });
       } else if (now) send({ type: e.type, object: e.obj, rv: e.rv });
     };
-    return this.cache.watch(rvText ? Number(rvText) : undefined, listener);
+    return this.cache.watch(rvText ? Number(rvText) : undefined, listener, onClose);
   }
 
   // ---- writes ----

@@ -22,7 +22,10 @@ export class WatchCache {
   private readonly capacity: number;
   private readonly objects = new Map<string, StoredItem>();
   private ring: CacheEvent[] = [];
-  private readonly listeners = new Set<CacheListener>();
+  private readonly listeners = new Map<CacheListener, () => void>();
+  private onError: (err: Error) => void = () => {};
+  private resyncing = false;
+  private stopped = false;
   private stopWatch: (() => Promise<void>) | undefined;
   /** Every event with rv greater than this is still in the ring. */
   private oldestRv = 0;
@@ -37,16 +40,48 @@ export class WatchCache {
   }
 
   async start(onError: (err: Error) => void = () => {}): Promise<void> {
+    this.onError = onError;
     const listed = await this.store.list(this.prefix);
     for (const item of listed.items) this.objects.set(item.key, item);
     this.revision = listed.revision;
     this.oldestRv = listed.revision;
-    this.stopWatch = await this.store.watch(this.prefix, listed.revision + 1, (e) => this.apply(e), onError);
+    this.stopWatch = await this.store.watch(this.prefix, listed.revision + 1, (e) => this.apply(e), (err) => this.failed(err));
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.stopWatch?.();
     this.listeners.clear();
+  }
+
+  // The etcd watch was cancelled (e.g. its revision got compacted while disconnected): list again, start over, and
+  // end every client watch so clients resume (or get 410 and relist) against the fresh state.
+  private failed(err: Error): void {
+    this.onError(err);
+    if (this.resyncing || this.stopped) return;
+    this.resyncing = true;
+    void (async () => {
+      for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.stopWatch?.().catch(() => {});
+          const listed = await this.store.list(this.prefix);
+          this.objects.clear();
+          for (const item of listed.items) this.objects.set(item.key, item);
+          this.ring = [];
+          this.revision = listed.revision;
+          this.oldestRv = listed.revision;
+          const closers = [...this.listeners.values()];
+          this.listeners.clear();
+          for (const close of closers) { try { close(); } catch { /* already gone */ } }
+          this.stopWatch = await this.store.watch(this.prefix, listed.revision + 1, (e) => this.apply(e), (e) => this.failed(e));
+          break;
+        } catch (e) {
+          this.onError(e as Error);
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+      this.resyncing = false;
+    })();
   }
 
   private apply(raw: RawEvent): void {
@@ -66,7 +101,7 @@ export class WatchCache {
       this.oldestRv = dropped[dropped.length - 1]!.rv;
     }
     this.revision = Math.max(this.revision, raw.rv);
-    for (const l of this.listeners) {
+    for (const l of this.listeners.keys()) {
       try { l(ev); } catch { /* one broken watcher must not starve the others */ }
     }
     if (this.waiters.length) {
@@ -100,14 +135,14 @@ export class WatchCache {
    * Starts a watch. fromRv undefined/0: synthetic ADDED for every current object first. fromRv N: every change after N.
    * Throws Expired (410) when N is older than the ring. Replay and subscription happen in one synchronous step.
    */
-  watch(fromRv: number | undefined, listener: CacheListener): () => void {
+  watch(fromRv: number | undefined, listener: CacheListener, onClose: () => void = () => {}): () => void {
     if (!fromRv) {
       for (const item of this.list()) listener({ type: 'ADDED', key: item.key, rv: item.rv, obj: item.obj });
     } else {
       if (fromRv < this.oldestRv) throw errors.expired(`too old resource version: ${fromRv} (${this.oldestRv})`);
       for (const ev of this.ring) if (ev.rv > fromRv) listener(ev);
     }
-    this.listeners.add(listener);
+    this.listeners.set(listener, onClose);
     return () => { this.listeners.delete(listener); };
   }
 

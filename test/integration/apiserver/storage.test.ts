@@ -79,3 +79,27 @@ t.test('compaction: reads at a compacted revision are 410 Expired', async (t) =>
   t.equal(code, 410);
   t.equal((await store.list(p)).items.length, 2, 'current reads are unaffected');
 });
+
+t.test('watch cache: a lost etcd watch is replaced, clients are closed, and the state is relisted', async (t) => {
+  const p = `${prefix}resync/`;
+  await store.create(`${p}a`, { metadata: { name: 'a' } });
+  const cache = new WatchCache(store, p, 10);
+  const errs: string[] = [];
+  await cache.start((e) => errs.push(e.message));
+  t.teardown(() => cache.stop());
+  let closed = false;
+  cache.watch(undefined, () => {}, () => { closed = true; });
+  const b = await store.create(`${p}b`, { metadata: { name: 'b' } });
+  // the etcd3 client reports a cancelled watch (e.g. compacted while disconnected) through this path
+  (cache as unknown as { failed(e: Error): void }).failed(new Error('Watcher canceled: compacted'));
+  for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 20));
+  t.ok(closed, 'client watches are ended so they resume against fresh state');
+  t.same(errs, ['Watcher canceled: compacted']);
+  t.ok(cache.get(`${p}b`), 'objects written before the failure are there');
+  await store.create(`${p}c`, { metadata: { name: 'c' } });
+  await cache.waitFor(await store.currentRevision());
+  t.ok(cache.get(`${p}c`), 'and the new etcd watch delivers later writes');
+  let code = 0;
+  try { cache.watch(b! - 1, () => {}); } catch (e) { code = e instanceof ApiError ? e.code : -1; }
+  t.equal(code, 410, 'resuming from before the resync is Expired (the history is gone)');
+});
