@@ -51,23 +51,34 @@ try {
     if (readyAt.has(name) || !createdAt.has(name)) return;
     if (p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) {
       readyAt.set(name, performance.now());
-      if (readyAt.size === N) resolveAll();
+      if (readyAt.size === N && !readyAt.has('solo')) resolveAll();
     }
   };
   informer.addEventHandler({ onAdd: check, onUpdate: (_o, p) => check(p) });
   informer.start();
   await informer.waitForSync();
+  // One pod alone first: the kubelet's own overhead over the CRI floor without any queueing.
+  const makePod = (name: string) => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name },
+    spec: { nodeName, terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent',
+      command: ['sleep', '3600'] }] },
+  });
+  criTotals.clear();
+  const soloName = 'solo';
+  createdAt.set(soloName, performance.now());
+  await client.create({ ...resources.pods, namespace: 'default' }, makePod(soloName));
+  while (!readyAt.has(soloName)) await new Promise((r) => setTimeout(r, 5));
+  const solo = readyAt.get(soloName)! - createdAt.get(soloName)!;
+  const soloFloor = ['RunPodSandbox', 'CreateContainer', 'StartContainer'].reduce((n, m) => n + (criTotals.get(m)?.ms ?? 0), 0);
+  readyAt.delete(soloName);
+  createdAt.delete(soloName);
   criTotals.clear();
 
   const started = performance.now();
   await Promise.all(Array.from({ length: N }, async (_, i) => {
     const name = `bench-${i}`;
     createdAt.set(name, performance.now());
-    await client.create({ ...resources.pods, namespace: 'default' }, {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name },
-      spec: { nodeName, terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: BUSYBOX_IMAGE, imagePullPolicy: 'IfNotPresent',
-        command: ['sleep', '3600'] }] },
-    });
+    await client.create({ ...resources.pods, namespace: 'default' }, makePod(name));
   }));
   const timeout = setTimeout(() => resolveAll(), 300_000);
   await allReady;
@@ -78,6 +89,7 @@ try {
   const perPod = (m: string) => (criTotals.get(m)?.ms ?? 0) / Math.max(1, criTotals.get(m)?.n ?? 1);
   const floor = perPod('RunPodSandbox') + perPod('CreateContainer') + perPod('StartContainer');
 
+  console.log(`single pod: create -> Ready ${fmt(solo)}; its CRI calls (RunPodSandbox + CreateContainer + StartContainer) ${fmt(soloFloor)}; ratio ${(solo / soloFloor).toFixed(2)}x`);
   console.log(`pod startup, ${N} pods on one node (image present), create -> Running+Ready seen by watch`);
   console.log(`  ready: ${readyAt.size}/${N}   wall: ${fmt(wall)}`);
   console.log(`  p50: ${fmt(pct(lat, 50))}   p99: ${fmt(pct(lat, 99))}   max: ${fmt(lat.at(-1) ?? 0)}`);
