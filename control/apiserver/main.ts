@@ -79,6 +79,10 @@ export async function main(argv: string[]): Promise<void> {
     log: (msg, extra) => console.error(JSON.stringify({ time: new Date().toISOString(), msg, ...extra })),
   });
   console.error(`kts apiserver: serving on ${server.url}`);
+  // a stray rejection in one request's background work must not take the API down for everyone
+  process.on('unhandledRejection', (err) => {
+    console.error(JSON.stringify({ time: new Date().toISOString(), msg: 'unhandled rejection', err: err instanceof Error ? err.stack : String(err) }));
+  });
   const stop = async () => { await server.close(); process.exit(0); };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
