@@ -9,6 +9,7 @@ import { Kubelet, type Logger } from './kubelet.ts';
 import { RestKubeletApi } from './rest-api.ts';
 import { notifyReady } from './sdnotify.ts';
 import { KubeletServer } from './server.ts';
+import { RuntimeOperationMetrics } from './runtime-metrics.ts';
 
 /** The serving certificate: files when given, otherwise self-signed for this node's name and IP. */
 async function servingTls(certFile: string | undefined, keyFile: string | undefined, caFile: string | undefined, nodeName: string, nodeIP: string) {
@@ -60,7 +61,8 @@ export async function main(argv: string[]): Promise<void> {
   const cfg = resolveConfig(flags);
   const client = new RestClient(loadConfig({ kubeconfig: cfg.kubeconfig }));
   let server: KubeletServer | undefined;
-  const runtime = new CriClient(cfg.containerRuntimeEndpoint, { onCall: (m, ms, ok) => server?.observeRuntimeOperation(m, ms, ok) });
+  const runtimeMetrics = new RuntimeOperationMetrics();
+  const runtime = new CriClient(cfg.containerRuntimeEndpoint, { onCall: (m, ms, ok) => runtimeMetrics.observe(m, ms, ok) });
   const api = new RestKubeletApi(client, (err) => log('pod watch error', { err: (err as Error).message }));
   const kubelet = new Kubelet({ api, runtime, config: cfg, log });
   const shutdown = async (signal: string) => {
@@ -76,7 +78,7 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.on('unhandledRejection', (err) => log('unhandled rejection', { err: String(err) }));
   await kubelet.start();
-  server = new KubeletServer({ kubelet, port: cfg.port, address: flags.address,
+  server = new KubeletServer({ kubelet, port: cfg.port, address: flags.address, registry: runtimeMetrics.registry,
     tls: await servingTls(flags.tlsCertFile, flags.tlsPrivateKeyFile, flags.clientCaFile, cfg.nodeName, kubelet.nodeIP) });
   const port = await server.listen();
   log('kubelet started', { node: cfg.nodeName, nodeIP: kubelet.nodeIP, runtime: cfg.containerRuntimeEndpoint, port });

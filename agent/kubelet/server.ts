@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Kubelet } from './kubelet.ts';
 import { followLog, readLog } from './logs.ts';
@@ -16,6 +16,8 @@ export interface KubeletServerOptions {
   address?: string;
   /** PEM serving cert and key; plain HTTP when absent (tests only). */
   tls?: { cert: string; key: string; ca?: string };
+  /** Registry to expose on /metrics (e.g. the one RuntimeOperationMetrics records into); a new one if absent. */
+  registry?: Registry;
 }
 
 const STREAM_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'channel.k8s.io', 'base64.channel.k8s.io'];
@@ -38,14 +40,13 @@ export class KubeletServer {
   readonly app: FastifyInstance;
   private readonly kubelet: Kubelet;
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (_p, req) => (req as IncomingMessage & { kts?: string }).kts ?? false });
-  private readonly registry = new Registry();
+  private readonly registry: Registry;
   private readonly opts: KubeletServerOptions;
-  private runtimeOps?: Histogram<'operation_type'>;
-  private runtimeErrors?: Counter<'operation_type'>;
 
   constructor(opts: KubeletServerOptions) {
     this.opts = opts;
     this.kubelet = opts.kubelet;
+    this.registry = opts.registry ?? new Registry();
     this.app = Fastify({
       logger: false,
       ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca, requestCert: true, rejectUnauthorized: false } : {}) } } : {}),
@@ -72,19 +73,8 @@ export class KubeletServer {
     await this.app.close();
   }
 
-  /** Feed from CriClient's onCall: one observation per CRI call (upstream metric names). */
-  observeRuntimeOperation(method: string, ms: number, ok: boolean): void {
-    const op = method.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-    this.runtimeOps?.observe({ operation_type: op }, ms / 1000);
-    if (!ok) this.runtimeErrors?.inc({ operation_type: op });
-  }
-
   private metrics(): void {
     collectDefaultMetrics({ register: this.registry, prefix: 'kubelet_process_' });
-    this.runtimeOps = new Histogram({ name: 'kubelet_runtime_operations_duration_seconds', help: 'Duration in seconds of runtime operations',
-      labelNames: ['operation_type'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
-    this.runtimeErrors = new Counter({ name: 'kubelet_runtime_operations_errors_total', help: 'Cumulative number of runtime operation errors',
-      labelNames: ['operation_type'], registers: [this.registry] });
     const kubelet = this.kubelet;
     new Gauge({ name: 'kubelet_running_pods', help: 'Number of pods that have a running pod sandbox', registers: [this.registry],
       collect() { this.set([...kubelet.pleg.pods.values()].filter((p) => p.sandboxes.some((s) => s.state === 'SANDBOX_READY')).length); } });
