@@ -36,6 +36,7 @@ export function parseFlags(argv: string[]): EtcdConfig {
     .option('--peer-key-file <path>', 'path to the peer server TLS key file', '')
     .option('--peer-trusted-ca-file <path>', 'path to the peer server TLS trusted CA file', '')
     .option('--peer-client-cert-auth', 'enable peer client cert authentication', false)
+    .option('--experimental-snapshot-catchup-entries <n>', 'entries kept after a snapshot for slow followers to catch up', '5000')
     .option('--logger <name>', 'accepted for compatibility', 'zap')
     .option('--log-level <level>', 'info, warn or error', 'info')
     .exitOverride()
@@ -67,6 +68,7 @@ export function parseFlags(argv: string[]): EtcdConfig {
     heartbeatMs: positive(o.heartbeatInterval, '--heartbeat-interval'),
     electionMs: positive(o.electionTimeout, '--election-timeout'),
     snapshotCount: positive(o.snapshotCount, '--snapshot-count'),
+    snapshotCatchUpEntries: positive(o.experimentalSnapshotCatchupEntries, '--experimental-snapshot-catchup-entries'),
     clientTls: tlsFrom(o.certFile, o.keyFile, o.trustedCaFile, o.clientCertAuth, '--cert-file/--key-file'),
     peerTls: tlsFrom(o.peerCertFile, o.peerKeyFile, o.peerTrustedCaFile, o.peerClientCertAuth, '--peer-cert-file/--peer-key-file'),
   };

@@ -1,9 +1,9 @@
 // Benchmark: `etcdctl check perf --load=<s|m|l>` against a 3-member etcd 3.4 and a 3-member kts etcd, one
 // after the other on this machine, printing writes/s, the slowest request and kts/etcd ratios.
 // Usage: npm run bench:etcd [-- s m l]   (default: s)
-import { startCluster } from '../integration/store/clusters.ts';
-import type { Cluster } from '../integration/store/clusters.ts';
-import { etcdctl } from '../integration/store/suite.ts';
+import { startCluster } from '../integration/store/fixtures/clusters.ts';
+import type { Cluster } from '../integration/store/fixtures/clusters.ts';
+import { etcdctl } from '../integration/store/fixtures/suite.ts';
 
 interface Result { load: string; kind: string; writesPerSec: number; slowest: number; stddev: number; pass: boolean; raw: string }
 

@@ -42,6 +42,7 @@ export interface EtcdConfig {
   /** The --peer-* twins, for https:// peer URLs. */
   peerTls?: TlsFiles;
   snapshotCount?: number;
+  snapshotCatchUpEntries?: number;
 }
 
 export interface RunningEtcd {
@@ -116,7 +117,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
       peers: new Map(members.map((m) => [m.ID, m.peerURLs[0]])),
       // a lone member listens for peers only when asked to (so that many can run side by side in tests)
       listenPeerUrls: cfg.listenPeerUrls ?? (members.length > 1 ? self.peerURLs : []),
-      heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, log,
+      heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, snapshotCatchUpEntries: cfg.snapshotCatchUpEntries, log,
     })
     : undefined;
   const consensus: Consensus = raft ?? new SingleMember(cfg.dataDir, self.ID, (m) => log('warn', m));

@@ -23,6 +23,8 @@ export interface RaftMemberOptions {
   electionMs?: number;
   /** Applied entries between snapshots (etcd --snapshot-count). */
   snapshotCount?: number;
+  /** Entries kept behind a snapshot for slow followers (etcd --experimental-snapshot-catchup-entries). */
+  snapshotCatchUpEntries?: number;
   /** Peer TLS files (https:// peer URLs). */
   peerTls?: TlsFiles;
   /** Joining an existing cluster (--initial-cluster-state existing): start empty, the leader fills us in. */
@@ -82,7 +84,7 @@ export class RaftMember implements Consensus {
     this.sm = sm;
     const { walDir, snapDir } = memberDirs(this.opts.dataDir);
     const meta = new TextEncoder().encode(JSON.stringify({ memberId: this.opts.memberId, clusterId: this.opts.clusterId }));
-    const opened = await RaftDisk.open({ walDir, snapDir, metadata: meta });
+    const opened = await RaftDisk.open({ walDir, snapDir, metadata: meta, catchUpEntries: this.opts.snapshotCatchUpEntries });
     for (const w of opened.warnings) this.log('warn', w);
     this.disk = opened.disk;
     if (!opened.fresh) {

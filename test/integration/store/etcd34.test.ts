@@ -1,10 +1,10 @@
 // The store suite against the reference: a 3-member etcd 3.4 from the Debian package.
 import t from 'tap';
-import { startCluster } from './clusters.ts';
-import type { Cluster } from './clusters.ts';
-import { storeSuite } from './suite.ts';
-import { durabilitySuite } from './durability.ts';
-import { membershipSuite } from './membership.ts';
+import { startCluster } from './fixtures/clusters.ts';
+import type { Cluster } from './fixtures/clusters.ts';
+import { storeSuite } from './fixtures/suite.ts';
+import { durabilitySuite } from './fixtures/durability.ts';
+import { membershipSuite } from './fixtures/membership.ts';
 
 let cluster: Cluster | undefined;
 t.before(async () => { cluster = await startCluster('etcd', 3); });

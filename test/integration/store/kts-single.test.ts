@@ -1,10 +1,10 @@
 // The store suite against a single-member kts etcd (what a one-master cluster and the apiserver tests run).
 import t from 'tap';
-import { startCluster } from './clusters.ts';
-import type { Cluster } from './clusters.ts';
-import { storeSuite } from './suite.ts';
-import { durabilitySuite } from './durability.ts';
-import { membershipSuite } from './membership.ts';
+import { startCluster } from './fixtures/clusters.ts';
+import type { Cluster } from './fixtures/clusters.ts';
+import { storeSuite } from './fixtures/suite.ts';
+import { durabilitySuite } from './fixtures/durability.ts';
+import { membershipSuite } from './fixtures/membership.ts';
 
 let cluster: Cluster | undefined;
 t.before(async () => { cluster = await startCluster('kts', 1); });

@@ -1,10 +1,10 @@
 // The store suite against kts etcd: a 3-member Raft cluster of bin/kts etcd processes.
 import t from 'tap';
-import { startCluster } from './clusters.ts';
-import type { Cluster } from './clusters.ts';
-import { storeSuite } from './suite.ts';
-import { durabilitySuite } from './durability.ts';
-import { membershipSuite } from './membership.ts';
+import { startCluster } from './fixtures/clusters.ts';
+import type { Cluster } from './fixtures/clusters.ts';
+import { storeSuite } from './fixtures/suite.ts';
+import { durabilitySuite } from './fixtures/durability.ts';
+import { membershipSuite } from './fixtures/membership.ts';
 
 let cluster: Cluster | undefined;
 // a low snapshot count so that the restarts below recover from snapshot files plus the WAL tail

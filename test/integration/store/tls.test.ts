@@ -1,9 +1,9 @@
 // Client and peer TLS with client certificate auth, on a 3-member etcd 3.4 and a 3-member kts etcd:
 // etcdctl with the CA and a client cert works; without a client cert the member refuses it.
 import t from 'tap';
-import { startCluster } from './clusters.ts';
-import { etcdctl } from './suite.ts';
-import { makeCerts } from './certs.ts';
+import { startCluster } from './fixtures/clusters.ts';
+import { etcdctl } from './fixtures/suite.ts';
+import { makeCerts } from './fixtures/certs.ts';
 
 const certs = makeCerts(t.testdir());
 
