@@ -49,13 +49,15 @@ export class ServiceAllocators implements Allocators {
   /** The first address of the range: the default/kubernetes service's ClusterIP. */
   get firstIP(): string { return ipToString(this.cidr.base + 1); }
 
-  private used(): { ips: Set<string>; ports: Set<number> } {
+  /** Addresses and ports in use, not counting `self`'s stored copy (its create answers AlreadyExists later). */
+  private used(self: Obj): { ips: Set<string>; ports: Set<number> } {
     const now = Date.now();
     const ips = new Set<string>();
     const ports = new Set<number>();
     for (const [ip, until] of this.reservedIPs) if (until < now) this.reservedIPs.delete(ip); else ips.add(ip);
     for (const [p, until] of this.reservedPorts) if (until < now) this.reservedPorts.delete(p); else ports.add(p);
     for (const svc of this.listServices()) {
+      if (svc?.metadata?.name === self?.metadata?.name && svc?.metadata?.namespace === self?.metadata?.namespace) continue;
       if (svc?.spec?.clusterIP) ips.add(svc.spec.clusterIP);
       for (const p of svc?.spec?.ports ?? []) if (p?.nodePort) ports.add(p.nodePort);
     }
@@ -65,7 +67,7 @@ export class ServiceAllocators implements Allocators {
   allocateService(svc: Obj, old?: Obj): void {
     const s = svc.spec;
     if (!isObject(s) || s.type === 'ExternalName') return;
-    const used = this.used();
+    const used = this.used(svc);
     const hold = Date.now() + 30_000;
     const name = svc?.metadata?.name ?? '';
     // ClusterIP

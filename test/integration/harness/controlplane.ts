@@ -27,8 +27,9 @@ async function killChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startControlPlane(): Promise<ControlPlane> {
-  const etcd = await startEtcd();
+/** With `etcd`, the apiserver uses that store and stop() leaves it running (restart tests). */
+export async function startControlPlane(opts: { etcd?: TestEtcd } = {}): Promise<ControlPlane> {
+  const etcd = opts.etcd ?? await startEtcd();
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'kts-cp-'));
   const child = spawn(path.join(ROOT, 'bin/kts'), ['apiserver', '--etcd-servers', etcd.endpoint, '--bind-address', '127.0.0.1',
@@ -38,7 +39,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const server = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await killChild(child);
-    await etcd.stop();
+    if (!opts.etcd) await etcd.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;
