@@ -73,6 +73,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     store.close();
     throw err;
   }
+  registry.resumeNamespaceDeletions();
   ready = true;
   // Every interval, compact up to the revision seen one interval ago, so watchers have a full interval to catch up.
   const interval = o.etcdCompactionIntervalMs ?? 5 * 60_000;

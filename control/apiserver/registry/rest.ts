@@ -455,6 +455,14 @@ export class Registry {
     return { obj: ns, pending: true };
   }
 
+  /** After a restart: finish deleting namespaces a previous apiserver had started to delete. */
+  resumeNamespaceDeletions(): void {
+    for (const item of this.mustGet('', 'namespaces').cache.list()) {
+      const name = item.obj.metadata?.name;
+      if (name && (item.obj as Obj).metadata?.deletionTimestamp) void this.emptyNamespace(name).catch(() => {});
+    }
+  }
+
   private async emptyNamespace(name: string): Promise<void> {
     const started = Date.now();
     for (;;) {
