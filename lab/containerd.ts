@@ -15,7 +15,8 @@ export function nodePaths(n: NodePlan) {
   };
 }
 
-function config(dir: string, cniConfDir: string, streamAddress: string): string {
+/** The containerd config every kts node runs with (lab and test harness alike). */
+export function containerdConfig(dir: string, cniConfDir: string, streamAddress: string): string {
   // restrict_oom_score_adj is required on these hosts (no CAP_SYS_RESOURCE: linux-host-facts P1); pod netns
   // mounts stay under the state dir; cgroupfs driver so the kubelet's cgroup_parent is a plain path.
   return `version = 2
@@ -55,7 +56,8 @@ state = "${dir}/state"
 
 // `ip netns exec` mounts a fresh /sys in a private mount namespace: the cgroup hierarchies must be mounted
 // again there before containerd and runc can find them (linux-host-facts P3). The mounts do not leak to the host.
-const START = `#!/bin/bash
+/** Start script run under `ip netns exec`: remount cgroups, then exec containerd with the config path in $1. */
+export const CONTAINERD_START_SCRIPT = `#!/bin/bash
 set -e
 mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
 for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
@@ -72,7 +74,7 @@ export function prepareContainerd(n: NodePlan): { cmd: string; args: string[] } 
   mkdirSync(p.cniConfDir, { recursive: true });
   mkdirSync(p.kubeletRoot, { recursive: true });
   mkdirSync(p.podLogs, { recursive: true });
-  writeFileSync(p.config, config(n.dir, p.cniConfDir, n.ip));
-  writeFileSync(p.startScript, START, { mode: 0o755 });
+  writeFileSync(p.config, containerdConfig(n.dir, p.cniConfDir, n.ip));
+  writeFileSync(p.startScript, CONTAINERD_START_SCRIPT, { mode: 0o755 });
   return { cmd: 'ip', args: ['netns', 'exec', n.netns, 'bash', p.startScript, p.config] };
 }

@@ -10,10 +10,11 @@ import { promisify } from 'node:util';
 import { CriClient } from '../../../agent/cri/client.ts';
 import { buildImages, PAUSE_IMAGE } from '../../../agent/images/build.ts';
 import { importImages } from '../../../agent/images/import.ts';
+import { removeCgroupTree } from '../../../lab/cgroups.ts';
+import { CONTAINERD_START_SCRIPT, containerdConfig } from '../../../lab/containerd.ts';
 
 const run = promisify(execFile);
 export const HARNESS_ROOT = '/var/lib/kts-test';
-const CGROUP_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'blkio', 'pids', 'systemd', 'unified'];
 
 export interface ContainerdNodeOptions {
   /** Write a bridge+host-local CNI config (default true). Off when the kubelet under test writes its own. */
@@ -63,57 +64,6 @@ function cniConflist(name: string, bridge: string, subnet: string, gateway: stri
   }, null, 2);
 }
 
-export function containerdConfig(dir: string, cniConfDir: string, sandboxImage = PAUSE_IMAGE, streamAddress = '127.0.0.1'): string {
-  return `version = 2
-root = "${dir}/root"
-state = "${dir}/state"
-[grpc]
-  address = "${dir}/containerd.sock"
-[ttrpc]
-  address = "${dir}/containerd.sock.ttrpc"
-[debug]
-  address = "${dir}/debug.sock"
-  level = "info"
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${sandboxImage}"
-  stream_server_address = "${streamAddress}"
-  stream_server_port = "0"
-  disable_apparmor = true
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "/usr/sbin/runc"
-        Root = "${dir}/runc"
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "${cniConfDir}"
-    max_conf_num = 1
-`;
-}
-
-// `ip netns exec` gives a private mount namespace with a fresh /sys, so the cgroup hierarchies
-// must be mounted again before containerd and runc can find them (P3 in linux-host-facts).
-const CGROUP_REMOUNT = `set -e
-mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
-for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
-  mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
-done
-mkdir -p /sys/fs/cgroup/systemd; mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
-mkdir -p /sys/fs/cgroup/unified; mount -t cgroup2 none /sys/fs/cgroup/unified
-`;
-
-/** The shell prologue that makes cgroups visible inside `ip netns exec`; other harnesses may reuse it. */
-export function cgroupRemountScript(): string {
-  return CGROUP_REMOUNT;
-}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -143,28 +93,6 @@ async function killPid(pid: number, graceMs: number): Promise<void> {
   if (alive(pid)) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Removes a cgroup subtree depth-first in every v1 hierarchy of the host. */
-export async function removeCgroupTree(parent: string): Promise<void> {
-  for (const ctl of CGROUP_CONTROLLERS) {
-    await rmCgroupDir(path.join('/sys/fs/cgroup', ctl, parent));
-  }
-}
-async function rmCgroupDir(dir: string): Promise<void> {
-  if (!existsSync(dir)) return;
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    if (e.isDirectory()) await rmCgroupDir(path.join(dir, e.name));
-  }
-  for (let i = 0; i < 50; i++) {
-    try {
-      await rmdir(dir);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      await new Promise((r) => setTimeout(r, 100)); // EBUSY while the last task exits
-    }
   }
 }
 
@@ -228,15 +156,14 @@ export async function startContainerdNode(opts: ContainerdNodeOptions = {}): Pro
       await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       await run('ip', ['route', 'add', podCidr, 'via', nodeIP!, 'dev', hostLink]);
     }
-    await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir, PAUSE_IMAGE, nodeIP ?? '127.0.0.1'));
+    await writeFile(path.join(dir, 'config.toml'), containerdConfig(dir, cniConfDir, nodeIP ?? '127.0.0.1'));
     if (opts.writeCni !== false) {
       await writeFile(path.join(cniConfDir, '10-kts.conflist'),
         cniConflist(cniNetworkName, bridge, podCidr, podGateway, path.join(dir, 'cni', 'ipam')));
     }
-    const script = `${CGROUP_REMOUNT}exec containerd --config ${dir}/config.toml\n`;
-    await writeFile(path.join(dir, 'start-containerd.sh'), script, { mode: 0o755 });
+    await writeFile(path.join(dir, 'start-containerd.sh'), CONTAINERD_START_SCRIPT, { mode: 0o755 });
     const fd = openSync(logFile, 'a');
-    const child = spawn('ip', ['netns', 'exec', netns, 'bash', path.join(dir, 'start-containerd.sh')],
+    const child = spawn('ip', ['netns', 'exec', netns, 'bash', path.join(dir, 'start-containerd.sh'), path.join(dir, 'config.toml')],
       { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child.unref();
