@@ -7,6 +7,7 @@ const commands: Record<string, { module: string; about: string }> = {
   proxy: { module: '../agent/proxy/main.ts', about: 'kube-proxy: Services in iptables or ipvs' },
   images: { module: '../agent/images/main.ts', about: 'build the pause and busybox images and import them into containerd' },
   lab: { module: '../lab/main.ts', about: 'a whole cluster on this machine: kts lab up | down | status' },
+  pki: { module: '../control/pki/main.ts', about: 'write a cluster CA, apiserver serving certificate and admin kubeconfig' },
 };
 
 function usage(): string {
