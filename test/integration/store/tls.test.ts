@@ -17,6 +17,10 @@ for (const kind of ['etcd', 'kts'] as const) {
     t.equal(got.stdout, 'v\n', 'replicated over TLS peers and read back over TLS');
     const list = await etcdctl(c.endpoints, [...auth, 'member', 'list']);
     t.equal(list.stdout.trim().split('\n').length, 3);
+    // per-endpoint calls send "https://host:port" as the HTTP/2 :authority
+    const status = await etcdctl(c.endpoints, [...auth, 'endpoint', 'status', '-w', 'json']);
+    t.equal(status.code, 0, status.stderr);
+    t.same((JSON.parse(status.stdout) as Array<{ Endpoint: string }>).map((s) => s.Endpoint).sort(), [...c.endpoints].sort());
     const noCert = await etcdctl(c.endpoints, [`--cacert=${certs.ca}`, '--dial-timeout=2s', '--command-timeout=3s', 'get', '/tls/k']);
     t.not(noCert.code, 0, 'a client without a certificate is refused');
   });
