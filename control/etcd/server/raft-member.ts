@@ -182,7 +182,8 @@ export class RaftMember implements Consensus {
       // rare (a lagging follower catching up): do it strictly in order
       await this.lastWrite;
       if (sendFirst) this.transport.send(rd.messages);
-      await this.persist(rd);
+      // RaftDisk also releases the WAL segments and snapshot files the received snapshot replaces
+      await this.disk.persist(rd);
       this.durableIndex = Math.max(rd.snapshot.metadata.index, rd.entries.at(-1)?.index ?? 0);
       if (!sendFirst) this.transport.send(rd.messages);
       if (rd.snapshot.metadata.index > this.applied) {
@@ -278,19 +279,6 @@ export class RaftMember implements Consensus {
 
   addPeer(id: string, url: string): void { this.transport.addPeer(Number(id), url); }
   removePeer(id: string): void { this.transport.removePeer(Number(id)); }
-
-  /** RaftDisk.persist, but without an fsync when only the commit index moved (Ready.mustSync false). */
-  private async persist(rd: Ready): Promise<void> {
-    const d = this.disk;
-    if (rd.snapshot) {
-      await d.snapshotter.save(rd.snapshot);
-      await d.wal.saveSnapshot({ index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term });
-      d.storage.applySnapshot(rd.snapshot);
-    }
-    if (rd.hardState || rd.entries.length > 0) await d.wal.save(rd.hardState, rd.entries, rd.mustSync);
-    if (rd.entries.length > 0) d.storage.append(rd.entries);
-    if (rd.hardState) d.storage.setHardState(rd.hardState);
-  }
 
   propose(data: Uint8Array): void {
     if (TRACE) process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} propose\n`);
