@@ -4,6 +4,7 @@
 // Keys are held as latin1 strings (one char per byte) so that JS string order is etcd's byte order.
 import { etcdErrors } from './errors.ts';
 import type { Event, KeyValue } from './types.ts';
+import { SortedKeys } from './sorted-keys.ts';
 
 export const NO_LEASE = '0';
 
@@ -31,7 +32,7 @@ export class Keyspace {
   rev = 1;
   compactRev = 0;
   private readonly histories = new Map<string, History>();
-  private readonly sortedKeys: string[] = [];
+  private readonly sortedKeys = new SortedKeys();
   /** All events since the last compaction, in revision order (for watchers that start in the past). */
   private events: Event[] = [];
   private eventsStart = 0;
@@ -43,15 +44,6 @@ export class Keyspace {
   onLeaseChange: (key: string, oldLease: string, newLease: string) => void = () => {};
 
   get keyCount(): number { return this.histories.size; }
-
-  private lowerBound(k: string): number {
-    let lo = 0, hi = this.sortedKeys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sortedKeys[mid] < k) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-  }
 
   private static visibleAt(h: History, rev: number): KeyValue | undefined {
     let i = h.length - 1;
@@ -86,12 +78,11 @@ export class Keyspace {
       return;
     }
     if (e !== '' && e <= k) return;
-    for (let i = this.lowerBound(k); i < this.sortedKeys.length; i++) {
-      const sk = this.sortedKeys[i];
-      if (e !== '' && sk >= e) break;
+    this.sortedKeys.forEachFrom(k, (sk) => {
+      if (e !== '' && sk >= e) return false;
       const kv = Keyspace.visibleAt(this.histories.get(sk)!, rev);
-      if (kv && !visit(kv)) break;
-    }
+      return !kv || visit(kv);
+    });
   }
 
   range(key: Buffer, end: Buffer | undefined | null, opts: RangeOptions = {}): RangeResult {
@@ -124,8 +115,7 @@ export class Keyspace {
     if (!h) {
       h = [];
       this.histories.set(k, h);
-      const i = this.lowerBound(k);
-      this.sortedKeys.splice(i, 0, k);
+      this.sortedKeys.insert(k);
     }
     h.push(kv);
   }
@@ -202,9 +192,7 @@ export class Keyspace {
       if (h.length === 0) { this.histories.delete(k); emptied = true; }
     }
     if (emptied) {
-      const live = this.sortedKeys.filter((k) => this.histories.has(k));
-      this.sortedKeys.length = 0;
-      for (const k of live) this.sortedKeys.push(k);
+      this.sortedKeys.retain((k) => this.histories.has(k));
     }
     // events below rev are no longer replayable (as in etcd, a watch may still start at rev itself)
     let drop = this.eventsStart;
@@ -230,7 +218,7 @@ export class Keyspace {
   /** Rebuild from a snapshot: all retained versions plus the revision counters. */
   restore(rev: number, compactRev: number, versions: Iterable<KeyValue>): void {
     this.histories.clear();
-    this.sortedKeys.length = 0;
+    this.sortedKeys.reset([]);
     this.events = [];
     this.eventsStart = 0;
     const keys: string[] = [];
@@ -241,7 +229,7 @@ export class Keyspace {
       h.push(kv);
     }
     keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const k of keys) this.sortedKeys.push(k);
+    this.sortedKeys.reset(keys);
     const all: Event[] = [];
     for (const k of keys) {
       const h = this.histories.get(k)!;
