@@ -211,8 +211,15 @@ export class Keyspace {
   }
 
   /** Every version still held (for hashing and snapshots), in key then revision order. */
-  *allVersions(): Iterable<KeyValue> {
-    for (const k of this.sortedKeys) yield* this.histories.get(k)!;
+  allVersions(): KeyValue[] {
+    // an array, not a generator: snapshots walk every version and yield* cost more than the encoding itself
+    const out: KeyValue[] = [];
+    this.sortedKeys.forEachFrom('', (k) => {
+      const h = this.histories.get(k)!;
+      for (let i = 0; i < h.length; i++) out.push(h[i]);
+      return true;
+    });
+    return out;
   }
 
   /** Rebuild from a snapshot: all retained versions plus the revision counters. */
