@@ -1,6 +1,9 @@
 // Benchmark: `etcdctl check perf --load=<s|m|l>` against a 3-member etcd 3.4 and a 3-member kts etcd, one
 // after the other on this machine, printing writes/s, the slowest request and kts/etcd ratios.
 // Usage: npm run bench:etcd [-- s m l]   (default: s)
+// Profiling the members: NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:etcd -- m, then
+// `node test/bench/cpuprofile-top.ts /tmp/prof/<file>` for self time and the longest busy stretches
+// (members are stopped with SIGTERM first so that node writes their profiles).
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
 import type { Cluster } from '../integration/store/fixtures/clusters.ts';
 import { etcdctl } from '../integration/store/fixtures/suite.ts';
@@ -33,6 +36,7 @@ for (const kind of ['etcd', 'kts'] as const) {
       results.push(res);
     }
   } finally {
+    for (const m of cluster.members) await cluster.kill(m.name, 'SIGTERM');
     await cluster.stop();
   }
 }
