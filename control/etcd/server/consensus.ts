@@ -14,8 +14,8 @@ export interface ConsensusStatus {
 /** What the consensus drives: the replicated state machine. */
 export interface StateMachine {
   apply(data: Uint8Array, index: number): void;
-  /** The whole state, for Raft snapshots. */
-  snapshot(): Uint8Array;
+  /** The whole state, for Raft snapshots: as of the call, even if the bytes come later. */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }

@@ -9,7 +9,7 @@ import { EtcdError, etcdErrors } from '../mvcc/errors.ts';
 import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
 import type { Consensus } from './consensus.ts';
 import { LeaseClock } from './lease-clock.ts';
-import { encodeSnapshot, restoreSnapshot } from './snapshot.ts';
+import { encodeSnapshotInSlices, restoreSnapshot } from './snapshot.ts';
 import type { RangeRequest, RangeResponse, TxnRequest } from '../mvcc/types.ts';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
@@ -82,7 +82,7 @@ export class EtcdServer {
     }
     await this.consensus.start({
       apply: (data, index) => this.applyEntry(data, index),
-      snapshot: () => encodeSnapshot(this.store, this.members),
+      snapshot: () => encodeSnapshotInSlices(this.store, this.members),
       restore: (data) => {
         const members = restoreSnapshot(this.store, data);
         if (members.length > 0) {

@@ -246,7 +246,8 @@ export class RaftMember implements Consensus {
     if (!this.compacting && this.applied - this.lastSnapshotIndex >= (this.opts.snapshotCount ?? 10000)) {
       this.compacting = true;
       const at = this.applied;
-      this.disk.compact(at, this.confState, this.sm.snapshot()).then(() => { this.lastSnapshotIndex = at; },
+      const confState = this.confState;
+      Promise.resolve(this.sm.snapshot()).then((data) => this.disk.compact(at, confState, data)).then(() => { this.lastSnapshotIndex = at; },
         (err: Error) => this.log('warn', `snapshot at ${at} failed: ${err.message}`)).finally(() => { this.compacting = false; });
     }
   }

@@ -12,6 +12,25 @@ interface WireSnapshot {
 export interface SnapshotMember { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }
 
 export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Buffer {
+  const w = snapshotWriter(store, members);
+  while (!w.step(Infinity));
+  return w.buf;
+}
+
+/**
+ * The same bytes, encoded a slice at a time between event-loop turns so that a large snapshot does not hold up
+ * requests on this member. The state is captured when this is called: key versions are never changed in
+ * place (a write adds a new version), so encoding the captured list later gives the state at the call.
+ */
+export async function encodeSnapshotInSlices(store: Store, members: SnapshotMember[] = []): Promise<Buffer> {
+  const w = snapshotWriter(store, members);
+  while (!w.step(SLICE_VERSIONS)) await new Promise((r) => setImmediate(r));
+  return w.buf;
+}
+
+const SLICE_VERSIONS = 2000;
+
+function snapshotWriter(store: Store, members: SnapshotMember[]): { buf: Buffer; step(n: number): boolean } {
   const t = messageType('ktsetcd.StoreSnapshot');
   // The small fields through protobufjs; the key versions (nearly all of the bytes) written directly: a
   // protobuf message may carry its fields in any order, so appending more `kvs` fields is the same message.
@@ -20,7 +39,25 @@ export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Bu
     rev: store.kv.rev, compact_rev: store.kv.compactRev, kvs: [],
     leases: [...store.lessor.leases.values()].map((l) => ({ ID: l.id, TTL: l.ttl })), members,
   });
-  return encodeKvsAfter(head, store.kv.allVersions());
+  return kvsWriter(head, store.kv.allVersions());
+}
+
+/** Replace the store's state with the snapshot's; returns the members it recorded. */
+export function restoreSnapshot(store: Store, data: Uint8Array): SnapshotMember[] {
+  const snap = decodeMessage<WireSnapshot>(messageType('ktsetcd.StoreSnapshot'), data);
+  const kvs: KeyValue[] = snap.kvs.map((kv) => ({
+    key: kv.key, create_revision: Number(kv.create_revision), mod_revision: Number(kv.mod_revision),
+    version: Number(kv.version), value: kv.value, lease: kv.lease,
+  }));
+  store.lessor.leases.clear();
+  for (const l of snap.leases) store.lessor.leases.set(l.ID, { id: l.ID, ttl: Number(l.TTL), keys: new Set() });
+  store.kv.restore(Number(snap.rev), Number(snap.compact_rev), kvs);
+  const latest = new Map<string, KeyValue>();
+  for (const kv of kvs) latest.set(kv.key.toString('latin1'), kv); // versions come oldest first
+  for (const [k, kv] of latest) {
+    if (kv.version > 0 && kv.lease !== '0') store.lessor.attach(kv.lease, k);
+  }
+  return snap.members;
 }
 
 function varintSize(n: number | bigint): number {
@@ -70,8 +107,8 @@ function writeNumberField(buf: Buffer, pos: number, tag: number, n: number | big
   return writeVarint(buf, pos, n);
 }
 
-/** head followed by one StoreSnapshot.kvs field (3) per version. */
-function encodeKvsAfter(head: Uint8Array, kvs: KeyValue[]): Buffer {
+/** head followed by one StoreSnapshot.kvs field (3) per version; step(n) writes n more, true when done. */
+function kvsWriter(head: Uint8Array, kvs: KeyValue[]): { buf: Buffer; step(n: number): boolean } {
   const leases = kvs.map((kv) => (kv.lease === '0' ? 0 : BigInt.asUintN(64, BigInt(kv.lease))));
   const sizes = kvs.map((kv, i) => kvBodySize(kv, leases[i]));
   let total = head.byteLength;
@@ -79,35 +116,23 @@ function encodeKvsAfter(head: Uint8Array, kvs: KeyValue[]): Buffer {
   const buf = Buffer.allocUnsafe(total);
   buf.set(head, 0);
   let pos = head.byteLength;
-  for (let i = 0; i < kvs.length; i++) {
-    const kv = kvs[i];
-    buf[pos++] = TAG.snapKvs;
-    pos = writeVarint(buf, pos, sizes[i]);
-    pos = writeBytesField(buf, pos, TAG.key, kv.key);
-    pos = writeNumberField(buf, pos, TAG.create, kv.create_revision);
-    pos = writeNumberField(buf, pos, TAG.mod, kv.mod_revision);
-    pos = writeNumberField(buf, pos, TAG.version, kv.version);
-    pos = writeBytesField(buf, pos, TAG.value, kv.value);
-    pos = writeNumberField(buf, pos, TAG.lease, leases[i]);
-  }
-  if (pos !== total) throw new Error(`snapshot encoding: wrote ${pos} of ${total} bytes`);
-  return buf;
-}
-
-/** Replace the store's state with the snapshot's; returns the members it recorded. */
-export function restoreSnapshot(store: Store, data: Uint8Array): SnapshotMember[] {
-  const snap = decodeMessage<WireSnapshot>(messageType('ktsetcd.StoreSnapshot'), data);
-  const kvs: KeyValue[] = snap.kvs.map((kv) => ({
-    key: kv.key, create_revision: Number(kv.create_revision), mod_revision: Number(kv.mod_revision),
-    version: Number(kv.version), value: kv.value, lease: kv.lease,
-  }));
-  store.lessor.leases.clear();
-  for (const l of snap.leases) store.lessor.leases.set(l.ID, { id: l.ID, ttl: Number(l.TTL), keys: new Set() });
-  store.kv.restore(Number(snap.rev), Number(snap.compact_rev), kvs);
-  const latest = new Map<string, KeyValue>();
-  for (const kv of kvs) latest.set(kv.key.toString('latin1'), kv); // versions come oldest first
-  for (const [k, kv] of latest) {
-    if (kv.version > 0 && kv.lease !== '0') store.lessor.attach(kv.lease, k);
-  }
-  return snap.members;
+  let i = 0;
+  const step = (n: number): boolean => {
+    const stop = Math.min(kvs.length, i + n);
+    for (; i < stop; i++) {
+      const kv = kvs[i];
+      buf[pos++] = TAG.snapKvs;
+      pos = writeVarint(buf, pos, sizes[i]);
+      pos = writeBytesField(buf, pos, TAG.key, kv.key);
+      pos = writeNumberField(buf, pos, TAG.create, kv.create_revision);
+      pos = writeNumberField(buf, pos, TAG.mod, kv.mod_revision);
+      pos = writeNumberField(buf, pos, TAG.version, kv.version);
+      pos = writeBytesField(buf, pos, TAG.value, kv.value);
+      pos = writeNumberField(buf, pos, TAG.lease, leases[i]);
+    }
+    if (i < kvs.length) return false;
+    if (pos !== total) throw new Error(`snapshot encoding: wrote ${pos} of ${total} bytes`);
+    return true;
+  };
+  return { buf, step };
 }

@@ -1,7 +1,7 @@
 // The hand-written snapshot encoding (server/snapshot.ts) must be the protobuf message protobufjs reads back.
 import t from 'tap';
 import { Store } from '../../../control/etcd/mvcc/store.ts';
-import { encodeSnapshot, restoreSnapshot } from '../../../control/etcd/server/snapshot.ts';
+import { encodeSnapshot, encodeSnapshotInSlices, restoreSnapshot } from '../../../control/etcd/server/snapshot.ts';
 import { messageType, decodeMessage } from '../../../control/etcd/proto/load.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -47,4 +47,17 @@ t.test('restoring the encoding gives the same keyspace', async (t) => {
   t.same(copy.kv.allVersions(), s.kv.allVersions());
   t.same(copy.range({ key: b('\x00'), range_end: b('\x00') } as never), s.range({ key: b('\x00'), range_end: b('\x00') } as never));
   t.equal(copy.lessor.get('9223372036854775001')?.keys.size, 1);
+});
+
+t.test('the sliced encoding gives the same bytes, as of the call even if writes follow', async (t) => {
+  const s = sample();
+  for (let i = 0; i < 5000; i++) s.apply({ put: { key: b(`bulk${i}`), value: b(`v${i}`) } } as never);
+  const want = encodeSnapshot(s);
+  const pending = encodeSnapshotInSlices(s);
+  s.apply({ put: { key: b('a'), value: b('later') } } as never);
+  s.apply({ delete_range: { key: b('k'), range_end: b('l') } } as never);
+  s.apply({ compaction: { revision: s.kv.rev } } as never);
+  const got = await pending;
+  t.ok(got.equals(want), 'same bytes as the synchronous encoding taken at the same moment');
+  t.notOk(encodeSnapshot(s).equals(want), 'the later writes did change the state');
 });
