@@ -1,8 +1,9 @@
 // Benchmark: `etcdctl check perf --load=<s|m|l>` against a 3-member etcd 3.4 and a 3-member kts etcd, one
 // after the other on this machine, printing writes/s, the slowest request and kts/etcd ratios.
 // Usage: npm run bench:etcd [-- s m l]   (default: s)
-// Profiling the members: NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:etcd -- m, then
-// `node test/bench/cpuprofile-top.ts /tmp/prof/<file>` for self time and the longest busy stretches
+// Profiling the members (Node 24 is needed for --cpu-prof in NODE_OPTIONS, so not through npm):
+//   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" node_modules/.bin/node test/bench/etcd.ts m
+// then `node_modules/.bin/node test/bench/cpuprofile-top.ts /tmp/prof/<file>` for self time and busy stretches
 // (members are stopped with SIGTERM first so that node writes their profiles).
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
 import type { Cluster } from '../integration/store/fixtures/clusters.ts';
