@@ -27,7 +27,7 @@ export function parseFlags(argv: string[]): EtcdConfig {
     .option('--max-request-bytes <n>', 'maximum client request size in bytes the server will accept', String(1.5 * 1024 * 1024))
     .option('--heartbeat-interval <ms>', 'time (in milliseconds) of a heartbeat interval', '100')
     .option('--election-timeout <ms>', 'time (in milliseconds) for an election to timeout', '1000')
-    .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', '10000')
+    .option('--snapshot-count <n>', 'number of committed transactions to trigger a snapshot to disk', '100000')
     .option('--cert-file <path>', 'path to the client server TLS cert file', '')
     .option('--key-file <path>', 'path to the client server TLS key file', '')
     .option('--trusted-ca-file <path>', 'path to the client server TLS trusted CA cert file', '')
