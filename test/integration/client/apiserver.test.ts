@@ -11,6 +11,7 @@ import { resources } from '../../../client/resources.ts';
 import { watch } from '../../../client/watch.ts';
 import { EventRecorder } from '../../../client/events.ts';
 import { startCluster } from './fixtures/cluster.ts';
+import { until } from '../../support/until.ts';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
@@ -22,13 +23,6 @@ const cms = { ...resources.configmaps, namespace: ns };
 const cm = (name: string, data: Record<string, string>, labels: Record<string, string> = {}): V1ConfigMap =>
   ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data });
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 t.test('create, get, list, update with a stale RV, patches, delete', async (t) => {
   const created = await client.create<V1ConfigMap>(cms, cm('one', { a: '1' }, { app: 'x' }), { fieldManager: 'client-it' });
@@ -91,7 +85,7 @@ t.test('an informer sees add, update and delete, and its watch resumes from the 
   await client.create(cms, cm('w', { v: '1' }, { informed: 'yes' }));
   await client.patch({ ...cms, name: 'w' }, 'merge', { data: { v: '2' } });
   await client.delete({ ...cms, name: 'pre' });
-  await until(() => events.length === 4, 'three watch events');
+  await until('three watch events', () => events.length === 4, 30_000);
   t.same(events, ['add pre', 'add w', 'update w {"v":"2"}', 'delete pre']);
   t.same(inf.store.keys(), [`${ns}/w`]);
   t.equal(inf.store.getByName(ns, 'w')?.data?.v, '2');
@@ -129,14 +123,14 @@ t.test('two electors on one Lease: one leads; on release the other takes over', 
     return { elector, abort, done: elector.run(abort.signal) };
   };
   const a = make('a');
-  await until(() => a.elector.isLeader(), 'a leads');
+  await until('a leads', () => a.elector.isLeader(), 30_000);
   const b = make('b');
   t.teardown(async () => {
     a.abort.abort();
     b.abort.abort();
     await Promise.all([a.done, b.done]);
   });
-  await until(() => b.elector.getLeader() === 'a', 'b observes a');
+  await until('b observes a', () => b.elector.getLeader() === 'a', 30_000);
   t.notOk(b.elector.isLeader());
   const lease = await client.get<V1Lease>({ ...resources.leases, namespace: ns, name: 'election' });
   t.equal(lease.spec?.holderIdentity, 'a');
@@ -145,7 +139,7 @@ t.test('two electors on one Lease: one leads; on release the other takes over', 
   a.abort.abort();
   await a.done;
   t.same(logs.a, ['started', 'stopped']);
-  await until(() => b.elector.isLeader(), 'b takes over');
+  await until('b takes over', () => b.elector.isLeader(), 30_000);
   const taken = await client.get<V1Lease>({ ...resources.leases, namespace: ns, name: 'election' });
   t.equal(taken.spec?.holderIdentity, 'b');
   t.equal(taken.spec?.leaseTransitions, 1);

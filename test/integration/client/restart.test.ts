@@ -11,6 +11,7 @@ import { LeaderElector } from '../../../client/leaderelection.ts';
 import { resources } from '../../../client/resources.ts';
 import { RestClient } from '../../../client/rest.ts';
 import { startCluster, startOutageProxy } from './fixtures/cluster.ts';
+import { until } from '../../support/until.ts';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
@@ -22,13 +23,6 @@ t.teardown(async () => {
   await proxy.cut();
 });
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 6000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 t.test('informer and leader ride through an apiserver outage', async (t) => {
   const ns = `client-restart-${randomBytes(3).toString('hex')}`;
@@ -66,10 +60,10 @@ t.test('informer and leader ride through an apiserver outage', async (t) => {
     abort.abort();
     await electing;
   });
-  await until(() => elector.isLeader(), 'leading');
+  await until('leading', () => elector.isLeader());
 
   await proxy.cut();
-  await until(() => errors.length > 0, 'the informer reports the lost connection');
+  await until('the informer reports the lost connection', () => errors.length > 0);
   const refused = await client.get({ ...cms, name: 'keep' }).catch((e: unknown) => e);
   t.equal((refused as NodeJS.ErrnoException).code, 'ECONNREFUSED', 'requests while down fail with a network error');
   // Changes the informer cannot see while it is cut off.
@@ -78,8 +72,8 @@ t.test('informer and leader ride through an apiserver outage', async (t) => {
   await direct.patch({ ...cms, name: 'keep' }, 'merge', { data: { v: '2' } });
   await proxy.restore();
 
-  await until(() => inf.store.has(`${ns}/new`) && !inf.store.has(`${ns}/drop`) && inf.store.getByName(ns, 'keep')?.data?.v === '2',
-    'cache converges after the outage');
+  await until('cache converges after the outage',
+    () => inf.store.has(`${ns}/new`) && !inf.store.has(`${ns}/drop`) && inf.store.getByName(ns, 'keep')?.data?.v === '2');
   const after = events.slice(2);
   t.ok(after.includes('delete drop'));
   t.ok(after.includes('add new'));

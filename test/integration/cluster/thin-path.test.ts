@@ -19,19 +19,11 @@ import { RestClient } from '../../../client/index.ts';
 import { freePort } from '../../../control/apiserver/testing/etcd.ts';
 import { startContainerdNode } from '../harness/containerd.ts';
 import { startControlPlane } from '../harness/controlplane.ts';
+import { until } from '../../support/until.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000, detail = () => ''): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 t.test('kubectl -> apiserver -> kubelet -> containerd -> kube-proxy -> curl on a ClusterIP', async (t) => {
   const [cp, node] = await Promise.all([startControlPlane(), startContainerdNode({ hostRoute: true, writeCni: false })]);

@@ -15,18 +15,10 @@ import { DEFAULT_KUBELET_CONFIG, Kubelet } from '../../../agent/kubelet/kubelet.
 import { RestKubeletApi } from '../../../agent/kubelet/rest-api.ts';
 import { startContainerdNode } from '../harness/containerd.ts';
 import { startControlPlane } from '../harness/controlplane.ts';
+import { until } from '../../support/until.ts';
 
 const run = promisify(execFile);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 t.test('kubelet with the real apiserver and containerd', async (t) => {
   const [cp, node] = await Promise.all([startControlPlane(), startContainerdNode({ hostRoute: true })]);

@@ -15,6 +15,7 @@ import { createCA, createServingCert } from '../../../control/pki/index.ts';
 import WebSocket from 'ws';
 import https from 'node:https';
 import { startContainerdNode } from '../harness/containerd.ts';
+import { until } from '../../support/until.ts';
 
 function get(url: string, ca: string): Promise<{ code: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -45,15 +46,6 @@ function wsExec(url: string, ca: string, protocol: string): Promise<{ protocol: 
   });
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function pod(name: string, spec: Partial<V1Pod['spec']>): V1Pod {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid: `uid-${name}-${Date.now()}` },

@@ -8,16 +8,8 @@ import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { FakeKubeletApi } from '../../../agent/kubelet/fake-api.ts';
 import { DEFAULT_KUBELET_CONFIG, Kubelet } from '../../../agent/kubelet/kubelet.ts';
 import { startContainerdNode } from '../harness/containerd.ts';
+import { until } from '../../support/until.ts';
 
-async function until<T>(what: string, fn: () => T | undefined | false, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('node Ready follows CNI configuration', async (t) => {
   const node = await startContainerdNode({ hostRoute: true, writeCni: false });

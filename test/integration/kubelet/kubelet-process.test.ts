@@ -14,18 +14,10 @@ import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { freePort } from '../../../control/apiserver/testing/etcd.ts';
 import { startContainerdNode } from '../harness/containerd.ts';
 import { startControlPlane } from '../harness/controlplane.ts';
+import { until } from '../../support/until.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000, log?: () => string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${log ? `\n${log()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** A unix datagram socket (python3, since node has none) that appends what it receives to a file. */
 function notifyListener(sock: string, out: string): ChildProcess {

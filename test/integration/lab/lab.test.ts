@@ -17,24 +17,11 @@ import { promisify } from 'node:util';
 import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { processStartTime } from '../../../lab/process.ts';
 import type { LabState } from '../../../lab/state.ts';
+import { until } from '../../support/until.ts';
 
 const run = promisify(execFile);
 const KTS = path.resolve(import.meta.dirname, '../../../bin/kts');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface LabNames { work: string; dir: string; prefix: string; bridge: string; nodeCidr: string; podBase: string }
 
@@ -147,7 +134,7 @@ spec:
   const podIP = async (name: string, cidr: string) => until(`${name} Running`, async () => {
     const [phase, ip] = (await kubectl('get', 'pod', name, '-o', 'jsonpath={.status.phase} {.status.podIP}')).stdout.split(' ');
     return phase === 'Running' && ip?.startsWith(cidr.replace(/0\/24$/, '')) && ip;
-  });
+  }, 90_000);
   const ip1 = await podIP('web1', n1.podCidr);
   const ip2 = await podIP('web2', n2.podCidr);
   t.ok(ip1 && ip2, `pods Running with IPs from their nodes' CIDRs (${ip1}, ${ip2})`);

@@ -6,6 +6,7 @@ import { Informer } from '../../../client/informer.ts';
 import type { InformerOptions } from '../../../client/informer.ts';
 import { watch } from '../../../client/watch.ts';
 import { FakeApiServer } from './fixtures/fake-apiserver.ts';
+import { until } from '../../support/until.ts';
 
 const PODS = 'v1/pods';
 const podsRef = { version: 'v1', resource: 'pods' };
@@ -13,13 +14,6 @@ const pod = (name: string, node = '', labels: Record<string, string> = {}) =>
   ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ns', labels }, spec: { nodeName: node, containers: [] } });
 
 /** Resolves when pred() holds; checks after every event and on a short poll (no timing assertions). */
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 interface Log { events: string[]; errors: { err: unknown; phase: string }[] }
 
@@ -54,7 +48,7 @@ t.test('lists, syncs, then delivers adds, updates and deletes from the watch', a
   t.ok(inf.hasSynced());
   t.same(log.events, ['add a', 'add b']);
   t.equal(inf.lastSyncResourceVersion, api.resourceVersion, 'watches from the list RV');
-  await until(() => api.openWatches() === 1, 'watch open');
+  await until('watch open', () => api.openWatches() === 1, 5_000);
   const w = api.watchRequests()[0]!.url.searchParams;
   t.equal(w.get('resourceVersion'), api.resourceVersion);
   t.equal(w.get('allowWatchBookmarks'), 'true');
@@ -64,7 +58,7 @@ t.test('lists, syncs, then delivers adds, updates and deletes from the watch', a
   const a2 = api.put(PODS, { ...pod('a', 'n2') });
   api.put(PODS, pod('c', 'n1'));
   api.remove(PODS, 'ns', 'b');
-  await until(() => log.events.length === 5, 'three more events');
+  await until('three more events', () => log.events.length === 5, 5_000);
   t.same(log.events.slice(2), [`update a ${a1.metadata!.resourceVersion}->${a2.metadata.resourceVersion}`, 'add c', 'delete b']);
   t.same(inf.store.keys().sort(), ['ns/a', 'ns/c']);
   t.same(inf.store.byIndex('node', 'n2').map((p) => p.metadata!.name), ['a'], 'index follows the update');
@@ -80,16 +74,16 @@ t.test('a closed stream is resumed from the last RV without a relist', async (t)
   api.put(PODS, pod('a'));
   inf.start();
   await inf.waitForSync();
-  await until(() => api.openWatches() === 1, 'watch open');
+  await until('watch open', () => api.openWatches() === 1, 5_000);
   api.put(PODS, pod('b'));
-  await until(() => log.events.length === 2, 'b added');
+  await until('b added', () => log.events.length === 2, 5_000);
   const lastRv = api.resourceVersion;
   api.closeWatches();
-  await until(() => api.watchRequests().length === 2 && api.openWatches() === 1, 're-watch');
+  await until('re-watch', () => api.watchRequests().length === 2 && api.openWatches() === 1, 5_000);
   t.equal(api.watchRequests()[1]!.url.searchParams.get('resourceVersion'), lastRv);
   t.equal(inf.stats.lists, 1, 'no relist');
   api.put(PODS, pod('c'));
-  await until(() => log.events.length === 3, 'c added');
+  await until('c added', () => log.events.length === 3, 5_000);
   t.same(log.events, ['add a', 'add b', 'add c']);
 });
 
@@ -97,14 +91,14 @@ t.test('bookmarks move the resume point', async (t) => {
   const { api, inf, log } = await setup(t);
   inf.start();
   await inf.waitForSync();
-  await until(() => api.openWatches() === 1, 'watch open');
+  await until('watch open', () => api.openWatches() === 1, 5_000);
   // Changes in another collection advance the RV without events on this watch.
   api.put('v1/configmaps', { metadata: { name: 'x', namespace: 'ns' } });
   api.put('v1/configmaps', { metadata: { name: 'y', namespace: 'ns' } });
   api.bookmark();
-  await until(() => inf.lastSyncResourceVersion === api.resourceVersion, 'bookmark applied');
+  await until('bookmark applied', () => inf.lastSyncResourceVersion === api.resourceVersion, 5_000);
   api.closeWatches();
-  await until(() => api.watchRequests().length === 2, 're-watch');
+  await until('re-watch', () => api.watchRequests().length === 2, 5_000);
   t.equal(api.watchRequests()[1]!.url.searchParams.get('resourceVersion'), api.resourceVersion);
   t.same(log.events, [], 'bookmarks are not events');
 });
@@ -117,7 +111,7 @@ for (const mode of ['ERROR event', 'HTTP 410'] as const) {
     api.put(PODS, pod('b'));
     inf.start();
     await inf.waitForSync();
-    await until(() => api.openWatches() === 1, 'watch open');
+    await until('watch open', () => api.openWatches() === 1, 5_000);
     let bNew = '';
     // Changes the watch never sees, then history is compacted past our RV.
     api.silently(() => {
@@ -126,7 +120,7 @@ for (const mode of ['ERROR event', 'HTTP 410'] as const) {
       api.put(PODS, pod('c'));
     });
     api.closeWatches();
-    await until(() => inf.stats.lists === 2 && api.openWatches() === 1, 'relisted and watching again');
+    await until('relisted and watching again', () => inf.stats.lists === 2 && api.openWatches() === 1, 5_000);
     t.equal(inf.stats.relistsOn410, 1);
     const after = log.events.slice(2);
     t.ok(after.includes('delete a'), 'object gone in the gap is deleted');
@@ -147,11 +141,11 @@ t.test('an ERROR event other than 410 is reported and the watch resumes', async 
   api.errorEventOnNextWatch(500, 'InternalError', 'etcd hiccup');
   inf.start();
   await inf.waitForSync();
-  await until(() => log.errors.length === 1 && api.openWatches() === 1, 'error reported and watching again');
+  await until('error reported and watching again', () => log.errors.length === 1 && api.openWatches() === 1, 5_000);
   t.match((log.errors[0]!.err as Error).message, /etcd hiccup/);
   t.equal(log.errors[0]!.phase, 'watch');
   api.put(PODS, pod('b'));
-  await until(() => log.events.includes('add b'), 'b added after recovery');
+  await until('b added after recovery', () => log.events.includes('add b'), 5_000);
   t.same(inf.store.keys().sort(), ['ns/a', 'ns/b']);
 });
 
@@ -164,13 +158,13 @@ t.test('list and watch failures back off and retry; the informer never stops', a
   await inf.waitForSync();
   t.same(log.errors.map((e) => e.phase), ['list', 'list']);
   t.equal(inf.stats.lists, 3);
-  await until(() => api.openWatches() === 1, 'watching');
+  await until('watching', () => api.openWatches() === 1, 5_000);
   api.failNext('GET', '/api/v1/pods', 500, { watch: true });
   api.closeWatches();
-  await until(() => log.errors.length === 3 && api.openWatches() === 1, 'watch error reported, watching again');
+  await until('watch error reported, watching again', () => log.errors.length === 3 && api.openWatches() === 1, 5_000);
   t.equal(log.errors[2]!.phase, 'watch');
   api.put(PODS, pod('b'));
-  await until(() => log.events.includes('add b'), 'events flow again');
+  await until('events flow again', () => log.events.includes('add b'), 5_000);
 });
 
 t.test('a throwing handler is reported and does not stop the others', async (t) => {
@@ -180,7 +174,7 @@ t.test('a throwing handler is reported and does not stop the others', async (t) 
   await inf.waitForSync();
   api.put(PODS, pod('a'));
   api.put(PODS, pod('b'));
-  await until(() => log.events.length === 2, 'both delivered');
+  await until('both delivered', () => log.events.length === 2, 5_000);
   t.same(log.events, ['add a', 'add b']);
   t.equal(log.errors.filter((e) => e.phase === 'handler').length, 2);
 });
@@ -195,13 +189,13 @@ t.test('selectors reach the server; late handlers get the cache replayed; resync
   const list = api.listRequests()[0]!.url.searchParams;
   t.equal(list.get('labelSelector'), 'app=web');
   t.equal(list.get('fieldSelector'), 'spec.nodeName=n1');
-  await until(() => api.openWatches() === 1, 'watching');
+  await until('watching', () => api.openWatches() === 1, 5_000);
   t.equal(api.watchRequests()[0]!.url.searchParams.get('labelSelector'), 'app=web');
   t.same(inf.store.keys(), ['ns/a']);
   const late: string[] = [];
   inf.addEventHandler({ onAdd: (p) => late.push(p.metadata!.name!), onUpdate: (o, n) => { if (o === n) late.push(`resync ${n.metadata!.name}`); } });
   t.same(late, ['a'], 'replayed at registration');
-  await until(() => late.includes('resync a'), 'resync');
+  await until('resync', () => late.includes('resync a'), 5_000);
 });
 
 t.test('stop() ends the loop and rejects pending waitForSync', async (t) => {
@@ -232,7 +226,7 @@ t.test('watch() yields parsed events and rejects a malformed line', async (t) =>
     break;
   }
   t.same(seen, ['ADDED a']);
-  await until(() => api.openWatches() === 0, 'breaking closes the stream');
+  await until('breaking closes the stream', () => api.openWatches() === 0, 5_000);
   const { parseWatchLine } = await import('../../../client/watch.ts');
   t.throws(() => parseWatchLine('{"type":"ADDED"'), /not JSON/);
   t.throws(() => parseWatchLine('{"type":"NOPE","object":{}}'), /not a watch event/);
@@ -242,12 +236,12 @@ t.test('a watch the server never ends is closed by the watchdog and resumed from
   const { api, inf, log } = await setup(t, { watchTimeoutSeconds: [1, 1], watchGraceMs: 0 });
   inf.start();
   await inf.waitForSync();
-  await until(() => api.openWatches() === 1, 'watching');
+  await until('watching', () => api.openWatches() === 1, 5_000);
   api.put(PODS, pod('a'));
-  await until(() => log.events.length === 1, 'a added');
+  await until('a added', () => log.events.length === 1, 5_000);
   const rv = api.resourceVersion;
   // The fake ignores timeoutSeconds, like a peer that vanished: only the client can end this stream.
-  await until(() => api.watchRequests().length === 2, 'second watch');
+  await until('second watch', () => api.watchRequests().length === 2, 5_000);
   t.equal(inf.stats.watchdogCloses, 1);
   t.equal(api.watchRequests()[1]!.url.searchParams.get('resourceVersion'), rv);
   t.equal(inf.stats.lists, 1, 'no relist');
@@ -287,14 +281,14 @@ t.test('a server that expires the RV it just listed is reported, not relisted in
   api.expireEveryWatch = true;
   inf.start();
   await inf.waitForSync();
-  await until(() => log.errors.length >= 2, 'two reports');
+  await until('two reports', () => log.errors.length >= 2, 5_000);
   t.match((log.errors[0]!.err as Error).message, /410 Expired right after a list at resourceVersion \d+/);
   t.equal(log.errors[0]!.phase, 'watch');
   t.ok(inf.stats.lists >= 2, 'it keeps relisting (with backoff)');
   api.expireEveryWatch = false;
   const reports = log.errors.length;
-  await until(() => api.openWatches() === 1, 'watching again once the server recovers');
+  await until('watching again once the server recovers', () => api.openWatches() === 1, 5_000);
   api.put(PODS, pod('a'));
-  await until(() => log.events.includes('add a'), 'events flow');
+  await until('events flow', () => log.events.includes('add a'), 5_000);
   t.ok(log.errors.length <= reports + 1);
 });

@@ -4,17 +4,11 @@ import { RestClient } from '../../../client/rest.ts';
 import { LeaderElector, microTime } from '../../../client/leaderelection.ts';
 import type { LeaderElectionConfig } from '../../../client/leaderelection.ts';
 import { FakeApiServer } from './fixtures/fake-apiserver.ts';
+import { until } from '../../support/until.ts';
 
 const LEASES = 'coordination.k8s.io/v1/leases';
 const leaseRef = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: 'kube-system', name: 'sched' };
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
 
 interface Candidate { elector: LeaderElector; abort: AbortController; done: Promise<void>; log: string[] }
 
@@ -62,14 +56,14 @@ t.test('config is validated', async (t) => {
 t.test('one of two candidates leads; on release the other takes over', async (t) => {
   const { api, client } = await setup(t);
   const a = candidate(client, 'a');
-  await until(() => a.elector.isLeader(), 'a leads');
+  await until('a leads', () => a.elector.isLeader(), 10_000);
   const b = candidate(client, 'b');
   t.teardown(async () => {
     a.abort.abort();
     b.abort.abort();
     await Promise.all([a.done, b.done]);
   });
-  await until(() => b.log.includes('leader a'), 'b sees a');
+  await until('b sees a', () => b.log.includes('leader a'), 10_000);
   const lease = await client.get<V1Lease>(leaseRef);
   t.equal(lease.spec?.holderIdentity, 'a');
   t.equal(lease.spec?.leaseDurationSeconds, 2, 'duration rounded up to whole seconds');
@@ -79,7 +73,7 @@ t.test('one of two candidates leads; on release the other takes over', async (t)
 
   // a keeps renewing: renewTime moves on while b waits.
   const renewed = String(lease.spec?.renewTime);
-  await until(() => api.requests.filter((r) => r.method === 'PUT').length >= 3, 'renewals');
+  await until('renewals', () => api.requests.filter((r) => r.method === 'PUT').length >= 3, 10_000);
   const later = await client.get<V1Lease>(leaseRef);
   t.not(String(later.spec?.renewTime), renewed);
   t.equal(later.spec?.holderIdentity, 'a');
@@ -91,7 +85,7 @@ t.test('one of two candidates leads; on release the other takes over', async (t)
   const released = await client.get<V1Lease>(leaseRef);
   t.equal(released.spec?.holderIdentity, '', 'released on cancel');
 
-  await until(() => b.elector.isLeader(), 'b takes over');
+  await until('b takes over', () => b.elector.isLeader(), 10_000);
   t.ok(b.log.includes('started'));
   const taken = await client.get<V1Lease>(leaseRef);
   t.equal(taken.spec?.holderIdentity, 'b');
@@ -109,9 +103,9 @@ t.test('an expired lease held by a dead candidate is taken over', async (t) => {
     c.abort.abort();
     await c.done;
   });
-  await until(() => c.log.includes('leader ghost'), 'c sees the ghost');
+  await until('c sees the ghost', () => c.log.includes('leader ghost'), 10_000);
   t.notOk(c.elector.isLeader(), 'waits while the ghost lease may still be valid');
-  await until(() => c.elector.isLeader(), 'c takes over after the lease duration');
+  await until('c takes over after the lease duration', () => c.elector.isLeader(), 10_000);
   const lease = await client.get<V1Lease>(leaseRef);
   t.equal(lease.spec?.holderIdentity, 'c');
   t.equal(lease.spec?.leaseTransitions, 5);
@@ -124,7 +118,7 @@ t.test('leadership is lost when renewals fail past the deadline', async (t) => {
     a.abort.abort();
     await a.done;
   });
-  await until(() => a.elector.isLeader(), 'a leads');
+  await until('a leads', () => a.elector.isLeader(), 10_000);
   // Someone else grabs the lease behind a's back; a's next update conflicts and its reads show another holder.
   const cur = await client.get<V1Lease>(leaseRef);
   await client.update(leaseRef, { ...cur, spec: { ...cur.spec, holderIdentity: 'usurper', renewTime: microTime() as unknown as Date } });

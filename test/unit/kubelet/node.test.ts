@@ -9,17 +9,11 @@ import { DEFAULT_KUBELET_CONFIG, Kubelet } from '../../../agent/kubelet/kubelet.
 import { pickNodeIP, nodeConditions } from '../../../agent/kubelet/node-status.ts';
 import { cniConflist, parseCidr } from '../../../agent/kubelet/cni.ts';
 import { makePod } from './fixtures/helpers.ts';
+import { until } from '../../support/until.ts';
 
 const facts = { cpuCores: 2, memoryBytes: 4 * 1024 ** 3, ephemeralStorageBytes: 100 * 1024 ** 3, kernelVersion: '6.1.0',
   osImage: 'Debian GNU/Linux 12 (bookworm)', architecture: 'amd64', machineID: 'm', systemUUID: 's', bootID: 'b' };
 
-async function until(what: string, fn: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 t.test('registers, heartbeats, runs pods from the source, removes deleted pods', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kts-kl-'));
