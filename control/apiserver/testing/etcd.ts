@@ -2,20 +2,11 @@
 // KTS_TEST_ETCD=ours runs our own store (bin/kts etcd) instead of /usr/bin/etcd; KTS_TEST_ETCD_ENDPOINT reuses one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../../lab/process.ts';
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freePort };
 
 export interface TestEtcd { endpoint: string; stop(): Promise<void> }
 
