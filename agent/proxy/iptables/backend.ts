@@ -65,7 +65,8 @@ export class IptablesBackend implements ProxyBackend {
     if (full && known) {
       // Periodic full sync: check the jump rules (someone may have flushed them) after the restore, off the
       // sync's critical path; if any is gone the kernel state is unknown again and the next sync repairs it.
-      this.jumpCheck = this.applier.jumpsInPlace().then((ok) => {
+      // Started on the next turn of the event loop: spawning its processes is synchronous work (~10 ms each).
+      this.jumpCheck = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.applier.jumpsInPlace()).then((ok) => {
         if (!ok) { this.warn('kube-proxy jump rules missing from the built-in chains: next sync re-creates them'); this.applied = null; }
       }, (err: unknown) => { this.warn(`checking jump rules: ${String(err)}`); });
     }
