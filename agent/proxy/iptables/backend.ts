@@ -43,7 +43,10 @@ export class IptablesBackend implements ProxyBackend {
     if (!known) {
       // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
       // to insert the missing jump rules within the same restore.
-      const [nat, builtins] = await Promise.all([this.applier.saveNat(), this.applier.builtinRules()]);
+      const reads = Promise.all([this.applier.saveNat(), this.applier.builtinRules()]);
+      // While those processes run, render once to fill the per-service render cache (the render below is then cheap).
+      render(state);
+      const [nat, builtins] = await reads;
       previousChains = serviceChainsIn(nat);
       jumps = missingJumps(builtins);
     }
