@@ -1,6 +1,7 @@
 // The kubelet server (:10250, HTTPS): /healthz, /pods, /metrics, container logs, and exec, attach and
-// port-forward over WebSocket. Streams are relayed to the runtime's streaming server (the URL CRI
-// Exec/Attach/PortForward returns); v5.channel.k8s.io clients are served over a v4 upstream.
+// port-forward over WebSocket or SPDY/3.1. Streams are relayed to the runtime's streaming server (the URL CRI
+// Exec/Attach/PortForward returns); v5.channel.k8s.io clients are served over a v4 upstream, and SPDY upgrades
+// (kubectl port-forward) are piped byte for byte (spdy-relay.ts).
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -9,6 +10,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { Kubelet } from './kubelet.ts';
 import { followLog, readLog } from './logs.ts';
 import type { RuntimeContainer } from './runtime-state.ts';
+import { isSpdyUpgrade, RelayError, relaySpdyUpgrade } from './spdy-relay.ts';
 
 export interface KubeletServerOptions {
   kubelet: Kubelet;
@@ -154,7 +156,7 @@ export class KubeletServer {
       });
   }
 
-  /** exec/attach/portForward: resolve the target, ask CRI for a stream URL, then relay WebSocket frames. */
+  /** exec/attach/portForward: resolve the target, ask CRI for a stream URL, then relay WebSocket frames or SPDY bytes. */
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://kubelet');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -192,7 +194,15 @@ export class KubeletServer {
       if (ports.length) upstreamUrl += `${upstreamUrl.includes('?') ? '&' : '?'}${ports.map((p) => `port=${p}`).join('&')}`;
       known = PORT_FORWARD_PROTOCOLS;
     } else {
-      throw new HttpError(404, `no WebSocket endpoint ${url.pathname}`);
+      throw new HttpError(404, `no streaming endpoint ${url.pathname}`);
+    }
+    if (isSpdyUpgrade(req)) {
+      try {
+        await relaySpdyUpgrade(req, socket, head, upstreamUrl);
+      } catch (err) {
+        throw err instanceof RelayError ? new HttpError(502, err.message) : err;
+      }
+      return;
     }
     const clientProtocols = offered.filter((p) => known.includes(p));
     // The runtime speaks v4 at most; a v5 client is relayed over v4 (v5 only adds the close-stream signal).

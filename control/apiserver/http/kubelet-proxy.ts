@@ -1,6 +1,8 @@
 // pods/log, exec, attach and portforward: the apiserver finds the pod's node and forwards to that node's kubelet
-// (:10250, HTTPS). Logs are a streamed GET; exec/attach/portforward are WebSocket upgrades relayed byte for byte,
-// so whatever subprotocol the client and kubelet agree on (v5.channel.k8s.io) passes through untouched.
+// (:10250, HTTPS). Logs are a streamed GET; exec/attach/portforward upgrades (WebSocket, or SPDY/3.1 as kubectl's
+// fallback sends) are relayed byte for byte, so whatever subprotocol the client and kubelet agree on
+// (v5.channel.k8s.io, portforward.k8s.io) passes through untouched. The one exception is SPDY tunnelled in
+// WebSocket (kubectl port-forward), which becomes a SPDY upgrade to the kubelet (spdy-tunnel.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -8,6 +10,7 @@ import tls from 'node:tls';
 import { ApiError, errors, toStatus } from '../../../api/errors.ts';
 import type { Registry } from '../registry/rest.ts';
 import type { Obj } from '../registry/types.ts';
+import { tunnelledSpdyProtocols, tunnelSpdyOverWebSocket } from './spdy-tunnel.ts';
 
 export interface KubeletClientConfig {
   /** Client certificate and key the apiserver presents to kubelets (--kubelet-client-certificate/-key). */
@@ -112,14 +115,23 @@ function writeStatus(socket: Duplex, err: unknown): void {
   socket.end(`HTTP/1.1 ${s.code} ${s.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
-/** Relays a WebSocket upgrade (exec, attach, portforward) to the kubelet; the 101 and every frame pass through. */
+/**
+ * Relays an upgrade (exec, attach, portforward) to the kubelet: WebSocket or SPDY/3.1 requests are repeated with
+ * their method and headers, then the 101 and every byte pass through; SPDY-in-WebSocket goes through the tunnel.
+ */
 export function proxyUpgrade(target: Target, cfg: KubeletClientConfig, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const tunnelled = tunnelledSpdyProtocols(req);
+  if (tunnelled.length) {
+    tunnelSpdyOverWebSocket(target, cfg, req, socket, head, tunnelled);
+    return;
+  }
+  const method = req.method === 'POST' ? 'POST' : 'GET';
   const up = tls.connect({ host: target.host, port: target.port, cert: cfg.cert, key: cfg.key, ca: cfg.ca, rejectUnauthorized: Boolean(cfg.ca), servername: /^[\d.]+$/.test(target.host) ? undefined : target.host });
   let connected = false;
   up.once('secureConnect', () => {
     connected = true;
     const hop = new Set(['host', 'authorization', 'connection', 'upgrade', 'content-length']);
-    const lines = [`GET ${target.path} HTTP/1.1`, `Host: ${target.host}:${target.port}`, 'Connection: Upgrade', `Upgrade: ${req.headers.upgrade ?? 'websocket'}`];
+    const lines = [`${method} ${target.path} HTTP/1.1`, `Host: ${target.host}:${target.port}`, 'Connection: Upgrade', `Upgrade: ${req.headers.upgrade ?? 'websocket'}`];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const k = req.rawHeaders[i]!;
       if (!hop.has(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]}`);
