@@ -3,6 +3,7 @@
 const commands: Record<string, { module: string; about: string }> = {
   etcd: { module: '../control/etcd/main.ts', about: 'Raft-replicated key-value store speaking the etcd v3 API' },
   apiserver: { module: '../control/apiserver/main.ts', about: 'Kubernetes REST and watch API over etcd' },
+  'controller-manager': { module: '../control/controller-manager/main.ts', about: 'kube-controller-manager: deployment and replicaset controllers' },
   kubelet: { module: '../agent/kubelet/main.ts', about: 'node agent: runs pods in containerd over CRI' },
   proxy: { module: '../agent/proxy/main.ts', about: 'kube-proxy: Services in iptables or ipvs' },
   images: { module: '../agent/images/main.ts', about: 'build the pause and busybox images and import them into containerd' },
