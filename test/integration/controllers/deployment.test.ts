@@ -34,6 +34,7 @@ function deployment(name: string, replicas: number, image: string, extra: Partia
   };
 }
 
+const imageOf = (rs: V1ReplicaSet) => rs.spec?.template?.spec?.containers[0]?.image;
 const listPods = async (selector: string) => (await client.list<V1Pod>(pods, { labelSelector: selector })).items;
 const listRSs = async (selector: string) => (await client.list<V1ReplicaSet>(replicasets, { labelSelector: selector })).items;
 const getD = (name: string) => client.get<V1Deployment>({ ...deployments, name });
@@ -112,7 +113,7 @@ t.test('a template change rolls to a second ReplicaSet', async (t) => {
   const byRev = Object.fromEntries(final.rss.map((rs) => [rs.metadata!.annotations!['deployment.kubernetes.io/revision'], rs]));
   t.equal(byRev['1']!.spec!.replicas, 0, 'old RS scaled to zero');
   t.equal(byRev['2']!.spec!.replicas, 3);
-  t.equal(byRev['2']!.spec!.template.spec!.containers[0]!.image, 'nginx:1.26');
+  t.equal(imageOf(byRev['2']!), 'nginx:1.26');
   const live = (await listPods('app=web')).filter((p) => !p.metadata?.deletionTimestamp);
   t.equal(live.length, 3);
   t.ok(live.every((p) => p.metadata!.labels!['pod-template-hash'] === byRev['2']!.metadata!.labels!['pod-template-hash']), 'only new pods remain');
@@ -198,7 +199,7 @@ t.test('paused deployments do not roll; revisionHistoryLimit removes old Replica
   const rss = await until('history trimmed to one old RS', async () => {
     await markReady('app=hist');
     const l = await listRSs('app=hist');
-    return l.length === 2 && l.some((r) => r.spec!.template.spec!.containers[0]!.image === 'busybox:1.32' && r.status?.availableReplicas === 1) && l;
+    return l.length === 2 && l.some((r) => imageOf(r) === 'busybox:1.32' && r.status?.availableReplicas === 1) && l;
   }, 120_000);
   t.same(rss.map((r) => r.metadata!.annotations!['deployment.kubernetes.io/revision']).sort(), ['2', '3'], 'revision 1 deleted');
 
@@ -210,10 +211,10 @@ t.test('paused deployments do not roll; revisionHistoryLimit removes old Replica
     return x.status?.observedGeneration === x.metadata!.generation;
   });
   const paused = await listRSs('app=hist');
-  t.notOk(paused.some((r) => r.spec!.template.spec!.containers[0]!.image === 'busybox:1.33'), 'no new ReplicaSet while paused');
-  t.equal(paused.find((r) => r.spec!.template.spec!.containers[0]!.image === 'busybox:1.32')?.spec?.replicas, 1, 'the running one keeps its pod');
+  t.notOk(paused.some((r) => imageOf(r) === 'busybox:1.33'), 'no new ReplicaSet while paused');
+  t.equal(paused.find((r) => imageOf(r) === 'busybox:1.32')?.spec?.replicas, 1, 'the running one keeps its pod');
   await client.patch({ ...deployments, name: 'hist' }, 'merge', { spec: { paused: false } });
-  await until('a third RS after resuming', async () => (await listRSs('app=hist')).some((r) => r.spec!.template.spec!.containers[0]!.image === 'busybox:1.33'));
+  await until('a third RS after resuming', async () => (await listRSs('app=hist')).some((r) => imageOf(r) === 'busybox:1.33'));
 });
 
 t.test('progressDeadlineSeconds: a rollout that makes no progress times out', async (t) => {
