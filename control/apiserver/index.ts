@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { unionAuthenticator, x509Authenticator, type Authenticator } from './auth/authenticator.ts';
 import { allowAll, type Authorizer } from './auth/authorizer.ts';
+import { serviceAccountTokens, type ServiceAccountTokenOptions } from './auth/serviceaccount-tokens.ts';
 import { bootstrap } from './bootstrap.ts';
 import { createServer } from './http/server.ts';
 import type { KubeletClientConfig } from './http/kubelet-proxy.ts';
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   authenticators?: Authenticator[];
   anonymousAuth?: boolean;
   authorizer?: Authorizer;
+  /** Service-account token issuance and authentication (keys, issuers, audiences); an in-memory key when omitted. */
+  serviceAccount?: ServiceAccountTokenOptions;
   bookmarkIntervalMs?: number;
   /** How to reach kubelets for pods/log, exec, attach and portforward. */
   kubeletClient?: KubeletClientConfig;
@@ -54,9 +57,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   registry.allocators = allocators;
   let ready = false;
   await registry.start((err) => log('etcd watch error', { err: err.message }));
+  const tokens = serviceAccountTokens(registry, o.serviceAccount ?? {}, log);
   const server = createServer({
     registry, strategies: allStrategies,
-    authenticator: unionAuthenticator(o.authenticators ?? [x509Authenticator], o.anonymousAuth ?? true),
+    authenticator: unionAuthenticator([...(o.authenticators ?? [x509Authenticator]), tokens.authenticator], o.anonymousAuth ?? true),
+    tokenRequests: tokens.tokenRequests, reviewToken: tokens.reviewToken,
     authorizer: o.authorizer ?? allowAll,
     tls: o.tls ? { key: o.tls.key, cert: o.tls.cert, ca: o.tls.clientCA } : undefined,
     advertiseAddress: `${o.advertiseAddress ?? o.bindAddress ?? '127.0.0.1'}:${o.securePort ?? 0}`,

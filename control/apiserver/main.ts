@@ -1,7 +1,9 @@
 // kts apiserver: the Kubernetes REST and watch API over etcd, with upstream flag names.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { pkiPaths, writePki } from '../pki/index.ts';
+import { ensureServiceAccountKeys, pkiPaths, writePki } from '../pki/index.ts';
+import { parseSigningKey, parseVerificationKeys } from './auth/keys.ts';
+import type { ServiceAccountTokenOptions } from './auth/serviceaccount-tokens.ts';
 import { startApiServer } from './index.ts';
 
 /** Go-style durations as upstream flags take them: "5m0s", "300s", "1h", "0". */
@@ -16,6 +18,31 @@ export function parseDuration(text: string): number {
   }
   if (!consumed || consumed !== text) throw new Error(`invalid duration "${text}": want something like 5m0s`);
   return total;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Service-account token flags -> options: keys from files, or sa.key/sa.pub in the PKI directory (made if missing). */
+export function serviceAccountOptions(o: Record<string, unknown>, pkiDir: string | undefined): ServiceAccountTokenOptions {
+  let signingFile = o.serviceAccountSigningKeyFile as string | undefined;
+  const keyFiles = [...((o.serviceAccountKeyFile as string[] | undefined) ?? [])];
+  if (!signingFile && pkiDir) {
+    const p = ensureServiceAccountKeys(pkiDir);
+    if (p.created) console.error(`kts apiserver: wrote a new service account key pair ${p.key}, ${p.pub}`);
+    signingFile = p.key;
+    if (!keyFiles.length) keyFiles.push(p.pub);
+  }
+  const issuers = (o.serviceAccountIssuer as string[] | undefined) ?? [];
+  const audiences = typeof o.apiAudiences === 'string' ? o.apiAudiences.split(',').map((a) => a.trim()).filter(Boolean) : [];
+  const max = typeof o.serviceAccountMaxTokenExpiration === 'string' ? parseDuration(o.serviceAccountMaxTokenExpiration) / 1000 : 0;
+  if (max && max < 3600) throw new Error('--service-account-max-token-expiration: must be at least 1h');
+  return {
+    signingKey: signingFile ? parseSigningKey(readFileSync(signingFile), signingFile) : undefined,
+    verificationKeys: keyFiles.flatMap((f) => parseVerificationKeys(readFileSync(f), f)),
+    issuers, apiAudiences: audiences, maxTokenExpirationSeconds: max,
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -37,18 +64,25 @@ export async function main(argv: string[]): Promise<void> {
     .option('--pki-dir <dir>', 'generate (if missing) and use a CA, serving and admin certificates here, with admin.kubeconfig')
     .option('--insecure-http', 'serve plain HTTP (kubectl sends no credentials over HTTP)', false)
     .option('--anonymous-auth <bool>', 'treat requests without credentials as system:anonymous', 'true')
+    .option('--service-account-signing-key-file <file>', 'private key (PEM, RSA or EC) that signs service account tokens; default: sa.key in --pki-dir, generated if missing')
+    .option('--service-account-key-file <file>', 'PEM public keys, certificates or private keys that verify service account tokens (repeatable)', collect, [])
+    .option('--service-account-issuer <url>', 'issuer of service account tokens; repeat to also accept older issuers (first one signs)', collect, [])
+    .option('--api-audiences <list>', 'comma-separated audiences a token must name to be accepted by this apiserver (default: the issuers)')
+    .option('--service-account-max-token-expiration <duration>', 'longest token lifetime TokenRequest grants, e.g. 24h (default: no cap)')
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<Record<string, string | boolean | undefined>>();
   const port = Number(o.securePort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--secure-port: invalid port "${o.securePort}"`);
   let tls: { cert: Buffer; key: Buffer; clientCA?: Buffer } | undefined;
+  let pkiDirUsed = o.pkiDir as string | undefined;
   if (!o.insecureHttp) {
     let certFile = o.tlsCertFile as string | undefined;
     let keyFile = o.tlsPrivateKeyFile as string | undefined;
     let caFile = o.clientCaFile as string | undefined;
     if (!certFile || !keyFile) {
       const dir = (o.pkiDir as string | undefined) ?? '/var/lib/kts/pki';
+      pkiDirUsed = dir;
       const p = pkiPaths(dir);
       let exists = true;
       try { readFileSync(p.servingCert); } catch { exists = false; }
@@ -64,6 +98,7 @@ export async function main(argv: string[]): Promise<void> {
     tls = { cert: readFileSync(certFile), key: readFileSync(keyFile), clientCA: caFile ? readFileSync(caFile) : undefined };
   }
   const compaction = parseDuration(String(o.etcdCompactionInterval));
+  const serviceAccount = serviceAccountOptions(o, pkiDirUsed);
   const server = await startApiServer({
     etcdCompactionIntervalMs: compaction,
     etcdServers: String(o.etcdServers).split(',').map((s) => s.trim()).filter(Boolean),
@@ -71,6 +106,7 @@ export async function main(argv: string[]): Promise<void> {
     serviceClusterIPRange: o.serviceClusterIpRange as string, serviceNodePortRange: o.serviceNodePortRange as string,
     advertiseAddress: o.advertiseAddress as string | undefined,
     anonymousAuth: String(o.anonymousAuth) !== 'false',
+    serviceAccount,
     kubeletClient: {
       cert: o.kubeletClientCertificate ? readFileSync(o.kubeletClientCertificate as string) : undefined,
       key: o.kubeletClientKey ? readFileSync(o.kubeletClientKey as string) : undefined,

@@ -1,6 +1,6 @@
 // A small PKI for the cluster (what `kts pki` writes): a self-signed CA, serving certificates for the apiserver
 // (127.0.0.1, localhost and any extra names), client certificates (CN = user, O = groups) and kubeconfig files.
-import { webcrypto } from 'node:crypto';
+import { generateKeyPairSync, webcrypto } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import 'reflect-metadata'; // @peculiar/x509 needs a Reflect metadata polyfill loaded first
@@ -141,4 +141,22 @@ export async function loadCA(dir: string): Promise<CertAuthority> {
   const privateKey = await webcrypto.subtle.importKey('pkcs8', keyDer, alg, true, ['sign']);
   const publicKey = (await cert.publicKey.export(alg, ['verify'])) as unknown as CryptoKey;
   return { cert, keys: { privateKey, publicKey } as CryptoKeyPair, certPem: readFileSync(p.caCert, 'utf8'), keyPem: readFileSync(p.caKey, 'utf8') };
+}
+
+export interface ServiceAccountKeyFiles { key: string; pub: string }
+
+export function serviceAccountKeyPaths(dir: string): ServiceAccountKeyFiles {
+  return { key: join(dir, 'sa.key'), pub: join(dir, 'sa.pub') };
+}
+
+/** The service-account token signing pair (RSA 2048, as kubeadm makes it): sa.key (PKCS#1) and sa.pub (PKIX).
+ *  Kept if both files exist, so tokens stay valid across restarts and across apiservers sharing the directory. */
+export function ensureServiceAccountKeys(dir: string): ServiceAccountKeyFiles & { created: boolean } {
+  const p = serviceAccountKeyPaths(dir);
+  if (existsSync(p.key) && existsSync(p.pub)) return { ...p, created: false };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(p.key, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(p.pub, publicKey.export({ type: 'spki', format: 'pem' }));
+  return { ...p, created: true };
 }

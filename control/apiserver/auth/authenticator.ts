@@ -2,6 +2,7 @@
 // looks at a request and returns a user with groups, or null to let the next one try.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { errors } from '../../../api/errors.ts';
 
 export interface UserInfo { name: string; uid?: string; groups: string[]; extra?: Record<string, string[]> }
 
@@ -33,16 +34,29 @@ export const x509Authenticator: Authenticator = {
   },
 };
 
-/** Tries each authenticator in turn; falls back to the anonymous user when allowed. */
+/** Tries each authenticator in turn; the first user wins. When none answers: an authenticator's error (an invalid
+ *  token) or a bearer token nobody recognised is 401 Unauthorized, as upstream; otherwise the anonymous user when
+ *  allowed. */
 export function unionAuthenticator(list: Authenticator[], allowAnonymous: boolean): Authenticator & { allowAnonymous: boolean } {
   return {
     allowAnonymous,
     async authenticate(req) {
+      let failed: unknown;
       for (const a of list) {
-        const u = await a.authenticate(req);
-        if (u) return u;
+        try {
+          const u = await a.authenticate(req);
+          if (u) return u;
+        } catch (err) {
+          failed ??= err;
+        }
       }
+      if (failed !== undefined || presentsBearerToken(req)) throw errors.unauthorized();
       return allowAnonymous ? anonymousUser : null;
     },
   };
+}
+
+function presentsBearerToken(req: IncomingMessage): boolean {
+  const h = req.headers.authorization;
+  return typeof h === 'string' && /^\s*bearer\s+\S/i.test(h);
 }

@@ -14,13 +14,29 @@ export interface Attributes {
   path: string;
 }
 
-export interface Decision { allowed: boolean; reason?: string }
+/** allowed, or not: denied says the authorizer actively refused (upstream DecisionDeny) rather than had no opinion. */
+export interface Decision { allowed: boolean; denied?: boolean; reason?: string; evaluationError?: string }
+
+/** What a user may do in a namespace (SelfSubjectRulesReview); incomplete when the authorizer cannot list it all. */
+export interface ResourceRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[] }
+export interface NonResourceRule { verbs: string[]; nonResourceURLs?: string[] }
+export interface RuleSet { resourceRules: ResourceRule[]; nonResourceRules: NonResourceRule[]; incomplete: boolean; evaluationError?: string }
 
 export interface Authorizer {
   authorize(a: Attributes): Promise<Decision> | Decision;
+  /** Optional: the rules that apply to a user in a namespace; without it rules reviews say "incomplete". */
+  rulesFor?(user: UserInfo, namespace: string): Promise<RuleSet> | RuleSet;
 }
 
-export const allowAll: Authorizer = { authorize: () => ({ allowed: true }) };
+/** Upstream's AlwaysAllow: every request, and rules that say so. */
+export const allowAll: Authorizer = {
+  authorize: () => ({ allowed: true }),
+  rulesFor: () => ({
+    resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
+    nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+    incomplete: false,
+  }),
+};
 
 /** The upstream Forbidden message for a denied request. */
 export function forbiddenMessage(a: Attributes, reason?: string): string {

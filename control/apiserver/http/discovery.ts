@@ -48,7 +48,7 @@ export function aggregatedDiscovery(strategies: Strategy[], core: boolean, v: 'v
       resources: list.map((s) => {
         const r: Record<string, unknown> = {
           resource: s.resource, responseKind: { group: s.group, version: s.version, kind: s.kind },
-          scope: s.namespaced ? 'Namespaced' : 'Cluster', singularResource: s.singular, verbs,
+          scope: s.namespaced ? 'Namespaced' : 'Cluster', singularResource: s.singular, verbs: s.verbs ?? verbs,
         };
         if (s.shortNames?.length) r.shortNames = s.shortNames;
         if (s.categories?.length) r.categories = s.categories;
@@ -85,7 +85,7 @@ export function legacyResourceList(strategies: Strategy[], group: string, versio
   if (!list.length) return undefined;
   const resources: Record<string, unknown>[] = [];
   for (const s of list) {
-    const r: Record<string, unknown> = { name: s.resource, singularName: s.singular, namespaced: s.namespaced, kind: s.kind, verbs };
+    const r: Record<string, unknown> = { name: s.resource, singularName: s.singular, namespaced: s.namespaced, kind: s.kind, verbs: s.verbs ?? verbs };
     if (s.shortNames?.length) r.shortNames = s.shortNames;
     if (s.categories?.length) r.categories = s.categories;
     resources.push(r);

@@ -16,6 +16,9 @@ import { parseResourcePath } from './request-info.ts';
 import { wantsTable } from './table.ts';
 import { serveWatch } from './watch.ts';
 import { proxyLog, proxyUpgrade, resolveTarget, writeStatus, type KubeletClientConfig } from './kubelet-proxy.ts';
+import { findReview, reviewStrategies, serveReview, serveTokenRequest } from './reviews.ts';
+import type { ReviewContext } from '../registry/reviews.ts';
+import type { TokenRequestOptions } from '../registry/tokenrequest.ts';
 
 export interface ServerOptions {
   registry: Registry;
@@ -29,6 +32,10 @@ export interface ServerOptions {
   log?: (msg: string, extra?: Record<string, unknown>) => void;
   isReady?: () => boolean;
   kubeletClient?: KubeletClientConfig;
+  /** serviceaccounts/token issuance; without it the subresource is a 404. */
+  tokenRequests?: TokenRequestOptions;
+  /** TokenReview's token check. */
+  reviewToken?: ReviewContext['reviewToken'];
 }
 
 export const version = {
@@ -79,6 +86,8 @@ export function createServer(opts: ServerOptions): ApiServer {
   const duration = new Histogram({ name: 'apiserver_request_duration_seconds', help: 'Response latency by verb and resource.', labelNames: ['verb', 'group', 'resource'], registers: [metrics], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
 
   const openapi = buildOpenApi(opts.strategies);
+  // discovery also lists the create-only reviews, which have no storage
+  const discoverable = [...opts.strategies, ...reviewStrategies];
   const watches = new Set<() => void>();
   const registerWatch = (stop: () => void) => { watches.add(stop); return () => { watches.delete(stop); }; };
 
@@ -137,6 +146,14 @@ export function createServer(opts: ServerOptions): ApiServer {
         await authorize(user, { verb: (verbsByMethod[method] ?? method).toLowerCase(), resourceRequest: false, apiGroup: '', apiVersion: '', namespace: '', resource: '', subresource: '', name: '', path });
         labels.resource = path.startsWith('/api') ? 'discovery' : path;
         await serveNonResource(req, reply, path, info);
+        return;
+      }
+      const review = findReview(info);
+      if (review) {
+        labels = { ...labels, verb: 'CREATE', group: info.group, resource: info.resource };
+        const result = await serveReview(review, { info, method, path, user, contentType: req.headers['content-type'], body: Buffer.isBuffer(req.body) ? req.body : undefined, authorize, context: { authorizer: opts.authorizer, reviewToken: opts.reviewToken } });
+        sendJson(reply, result.code, result.body, result.contentType, result.warnings);
+        requests.inc({ ...labels, code: String(result.code) });
         return;
       }
       const store = opts.registry.get(info.group, info.resource);
@@ -202,6 +219,9 @@ export function createServer(opts: ServerOptions): ApiServer {
   }
 
   async function dispatch(ctx: h.Ctx, verb: string, sub: string | undefined, s: Strategy): Promise<h.Reply> {
+    if (s.resource === 'serviceaccounts' && s.group === '' && sub === 'token' && verb === 'create') {
+      return serveTokenRequest(opts.registry, opts.tokenRequests, ctx.namespace!, ctx.name!, ctx.contentType, ctx.body);
+    }
     if (sub !== undefined) {
       const ok = (sub === 'status' && s.hasStatus && ['get', 'update', 'patch'].includes(verb))
         || (sub === 'scale' && s.scale && ['get', 'update', 'patch'].includes(verb))
@@ -244,19 +264,19 @@ export function createServer(opts: ServerOptions): ApiServer {
     }
     if (p === '/api' || p === '/apis') {
       const v = aggregatedVersion(accept);
-      if (v) { sendJson(reply, 200, aggregatedDiscovery(opts.strategies, p === '/api', v), aggregatedContentType(v)); return; }
-      sendJson(reply, 200, p === '/api' ? legacyApiVersions(opts.advertiseAddress) : legacyGroupList(opts.strategies));
+      if (v) { sendJson(reply, 200, aggregatedDiscovery(discoverable, p === '/api', v), aggregatedContentType(v)); return; }
+      sendJson(reply, 200, p === '/api' ? legacyApiVersions(opts.advertiseAddress) : legacyGroupList(discoverable));
       return;
     }
     const groupOnly = p.match(/^\/apis\/([^/]+)$/);
     if (groupOnly) {
-      const g = legacyGroup(opts.strategies, groupOnly[1]!);
+      const g = legacyGroup(discoverable, groupOnly[1]!);
       if (!g) throw pathNotFound();
       sendJson(reply, 200, g);
       return;
     }
     if (info && info.resource === undefined && info.parts.length === (info.apiPrefix === 'api' ? 2 : 3)) {
-      const list = legacyResourceList(opts.strategies, info.group, info.version);
+      const list = legacyResourceList(discoverable, info.group, info.version);
       if (!list) throw pathNotFound();
       sendJson(reply, 200, list);
       return;
@@ -269,7 +289,7 @@ export function createServer(opts: ServerOptions): ApiServer {
       return;
     }
     if (p === '/') {
-      sendJson(reply, 200, { paths: ['/api', '/api/v1', '/apis', ...[...new Set(opts.strategies.filter((s) => s.group).map((s) => `/apis/${s.group}/${s.version}`))], '/healthz', '/livez', '/metrics', '/openapi/v3', '/readyz', '/version'] });
+      sendJson(reply, 200, { paths: ['/api', '/api/v1', '/apis', ...[...new Set(discoverable.filter((s) => s.group).map((s) => `/apis/${s.group}/${s.version}`))], '/healthz', '/livez', '/metrics', '/openapi/v3', '/readyz', '/version'] });
       return;
     }
     throw pathNotFound();

@@ -55,10 +55,11 @@ function toJson(plain: Plain, type: protobuf.Type): Plain {
   return out;
 }
 
-/** Messages whose JSON form is not an object: Time, Quantity, IntOrString, FieldsV1. */
+/** Messages whose JSON form is not an object: Time, Quantity, IntOrString, FieldsV1, ExtraValue (a string list). */
 function special(plain: Plain, type: protobuf.Type): unknown {
   switch (type.name) {
     case 'Time': return rfc3339(plain);
+    case 'ExtraValue': return Array.isArray(plain.items) ? plain.items : [];
     case 'Quantity': return typeof plain.string === 'string' ? plain.string : '0';
     case 'IntOrString': return Number(plain.type ?? 0) === 1 ? String(plain.strVal ?? '') : Number(plain.intVal ?? 0);
     case 'FieldsV1': {

@@ -47,6 +47,8 @@ export interface Strategy {
   resource: string;
   singular: string;
   namespaced: boolean;
+  /** Verbs listed in discovery when not the full set (create-only reviews: ["create"]). */
+  verbs?: string[];
   shortNames?: string[];
   categories?: string[];
   /** Key prefix under /registry/ (upstream's: "minions" for nodes, "services/specs" for services). Defaults to resource,
