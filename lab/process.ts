@@ -22,10 +22,10 @@ export function isAlive(p: Pick<LabProcess, 'pid' | 'startTime'>): boolean {
 }
 
 /** Starts cmd in its own session with stdout and stderr appended to log; the lab command may exit after. */
-export function startDetached(name: string, cmd: string, args: string[], log: string, node?: string): LabProcess {
+export function startDetached(name: string, cmd: string, args: string[], log: string, node?: string, env?: NodeJS.ProcessEnv): LabProcess {
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
     child.unref();
     if (!child.pid) throw new Error(`could not start ${name} (${cmd})`);
     const startTime = processStartTime(child.pid);

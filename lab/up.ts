@@ -11,6 +11,7 @@ import { nodePaths, prepareContainerd } from './containerd.ts';
 import { addPeerRoutes, createBridge, createNodeNetwork, linkExists, netnsExists } from './network.ts';
 import { planLab, validateOptions, type LabOptions, type LabPlan, type NodePlan } from './plan.ts';
 import { writeLabPki, type LabPki } from './pki.ts';
+import { nodeAgentEnv, nodeCompileCacheDir } from './node-flags.ts';
 import { freePort, isAlive, logTail, ProcessExitedError, startDetached, waitUntil } from './process.ts';
 import { readState, writeState, type LabProcess, type LabState } from './state.ts';
 
@@ -97,17 +98,19 @@ async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: st
   await importImages(p.socket, imageDir);
   say(`  ${n.name}: containerd up, images imported`);
 
+  // Node agents run with the same Node flags and compile cache as under systemd (lab/node-flags.ts).
+  const agentEnv = nodeAgentEnv(nodeCompileCacheDir(plan.options.dir));
   const kubelet = startDetached(`kubelet/${n.name}`, KTS, ['kubelet', '--kubeconfig', pki.kubeletKubeconfig(n.name),
     '--container-runtime-endpoint', `unix://${p.socket}`, '--node-ip', n.ip, '--hostname-override', n.name,
     '--root-dir', p.kubeletRoot, '--pod-logs-dir', p.podLogs, '--cgroup-root', n.cgroupRoot, '--pod-cidr', n.podCidr,
     '--cni-conf-dir', p.cniConfDir, '--address', plan.bridgeIP, '--port', String(n.kubeletPort),
     '--tls-cert-file', pki.kubeletServing(n.name).cert, '--tls-private-key-file', pki.kubeletServing(n.name).key, '--client-ca-file', pki.caCert],
-  path.join(logs, `kubelet-${n.name}.log`), n.name);
+  path.join(logs, `kubelet-${n.name}.log`), n.name, agentEnv);
   state.processes.push(kubelet);
   // kube-proxy runs inside the node's netns so that its iptables rules land there.
   const proxy = startDetached(`proxy/${n.name}`, 'ip', ['netns', 'exec', n.netns, KTS, 'proxy',
     '--kubeconfig', pki.proxyKubeconfig(n.name), '--hostname-override', n.name, '--cluster-cidr', plan.options.podCidr],
-  path.join(logs, `proxy-${n.name}.log`), n.name);
+  path.join(logs, `proxy-${n.name}.log`), n.name, agentEnv);
   state.processes.push(proxy);
   writeState(state);
 }
