@@ -38,7 +38,7 @@ function checkBody(body: unknown, namespace: string, name: string): Obj {
 }
 
 /** Defaults and validates spec in place; returns warnings (a capped expiry). */
-function prepareSpec(spec: Obj, o: TokenRequestOptions): string[] {
+export function prepareTokenRequestSpec(spec: Obj, o: Pick<TokenRequestOptions, 'apiAudiences' | 'maxExpirationSeconds'>): string[] {
   const warnings: string[] = [];
   if (!Array.isArray(spec.audiences) || spec.audiences.length === 0) spec.audiences = [...o.apiAudiences];
   if (spec.expirationSeconds === undefined || spec.expirationSeconds === null) spec.expirationSeconds = defaultTokenSeconds;
@@ -100,7 +100,7 @@ async function resolveBound(registry: Registry, namespace: string, saName: strin
 export async function createTokenRequest(registry: Registry, o: TokenRequestOptions, namespace: string, name: string, raw: unknown): Promise<{ body: Obj; warnings: string[] }> {
   const body = checkBody(raw, namespace, name);
   const spec: Obj = isObject(body.spec) ? { ...body.spec } : {};
-  const warnings = prepareSpec(spec, o);
+  const warnings = prepareTokenRequestSpec(spec, o);
   const sa = await registry.mustGet('', 'serviceaccounts').get(namespace, name) as Obj;
   const bound = isObject(spec.boundObjectRef) ? await resolveBound(registry, namespace, name, spec.boundObjectRef) : {};
   const now = o.now?.() ?? Date.now();
