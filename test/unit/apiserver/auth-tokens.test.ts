@@ -138,7 +138,7 @@ t.test('union: invalid or unrecognised bearer tokens are 401, no credentials are
   t.same(await union.authenticate(req()), anonymousUser);
   const expired = (await signer.sign({ namespace: 'default', serviceAccount: sa, audiences: [defaultIssuer], expirationSeconds: 600, now: Date.now() - 3600_000 })).token;
   for (const [what, header] of [['expired', `Bearer ${expired}`], ['garbage', 'Bearer garbage'], ['tampered', `Bearer ${token.slice(0, -4)}AAAA`]]) {
-    const err = await union.authenticate(req(header)).then(() => undefined, (e: unknown) => e);
+    const err = await Promise.resolve().then(() => union.authenticate(req(header))).then(() => undefined, (e: unknown) => e);
     t.ok(err instanceof ApiError && err.code === 401 && err.message === 'Unauthorized', `${what} -> 401 Unauthorized`);
   }
   t.equal(bearerToken(req('bearer  ')), undefined);
