@@ -37,6 +37,26 @@ function decodeContinue(token: string, prefix: string): { rv: number; start: str
   throw errors.badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
 }
 
+/** The finalizers the garbage collector honours (metav1.FinalizerOrphanDependents, FinalizerDeleteDependents). */
+export const FINALIZER_ORPHAN = 'orphan';
+export const FINALIZER_FOREGROUND = 'foregroundDeletion';
+
+/**
+ * An object's finalizers after a DELETE with this propagation policy (upstream deletionFinalizersForGarbageCollection):
+ * Orphan asks the garbage collector to orphan the dependents first, Foreground to delete them first, Background neither;
+ * without a policy a GC finalizer already on the object stands. Every resource here defaults to Background (upstream's
+ * apps/v1 and core default), so no per-resource default is needed.
+ */
+export function gcFinalizers(current: unknown[], policy: string | undefined): string[] {
+  const has = (f: string) => current.includes(f);
+  const orphan = policy === 'Orphan' || (policy === undefined && has(FINALIZER_ORPHAN) && !has(FINALIZER_FOREGROUND));
+  const foreground = policy === 'Foreground' || (policy === undefined && has(FINALIZER_FOREGROUND) && !has(FINALIZER_ORPHAN));
+  const out = current.filter((f) => f !== FINALIZER_ORPHAN && f !== FINALIZER_FOREGROUND) as string[];
+  if (orphan) out.push(FINALIZER_ORPHAN);
+  if (foreground) out.push(FINALIZER_FOREGROUND);
+  return out;
+}
+
 /** A compiled selector pair plus the strategy's field labels. */
 export interface Selection { label: LabelSelector; field: FieldSelector; matches(o: KubeObject): boolean; empty: boolean }
 
@@ -359,25 +379,25 @@ export class ResourceStore {
       }
       const next = clone(obj);
       const md = next.metadata;
-      const finalizers: string[] = Array.isArray(md.finalizers) ? [...md.finalizers] : [];
-      const foreground = opts.propagationPolicy === 'Foreground';
-      if (foreground && !finalizers.includes('foregroundDeletion') && !md.deletionTimestamp) finalizers.push('foregroundDeletion');
       const pendingGrace = md.deletionTimestamp && md.deletionGracePeriodSeconds > 0 && grace < md.deletionGracePeriodSeconds;
+      // a graceful deletion under way may only be shortened; its finalizers are no longer changed by DeleteOptions
+      if (md.deletionTimestamp && md.deletionGracePeriodSeconds > 0 && !pendingGrace) return { obj, pending: true };
+      // an object already waiting on finalizers keeps its deletionTimestamp; only the finalizers may change
+      if (md.deletionTimestamp && !pendingGrace) grace = 0;
+      const hadFinalizers = Array.isArray(md.finalizers);
+      const finalizers = gcFinalizers(hadFinalizers ? md.finalizers : [], opts.propagationPolicy);
       if (finalizers.length || grace > 0) {
-        if (md.deletionTimestamp && !pendingGrace && grace > 0) return { obj, pending: true };
-        if (!md.deletionTimestamp || pendingGrace || grace > 0) {
+        if (!md.deletionTimestamp || pendingGrace) {
           md.deletionTimestamp = rfc3339(Date.now() + grace * 1000);
           md.deletionGracePeriodSeconds = grace;
         }
-        if (finalizers.length) md.finalizers = finalizers;
-        if (grace > 0 || finalizers.length) {
-          if (JSON.stringify(next) === JSON.stringify(obj)) return { obj, pending: true };
-          if (opts.dryRun) return { obj: next, pending: true };
-          const rv = await this.store.update(key, next, current.rv);
-          if (rv === null) continue;
-          md.resourceVersion = String(rv);
-          return { obj: next, pending: true };
-        }
+        if (finalizers.length || hadFinalizers) md.finalizers = finalizers;
+        if (JSON.stringify(next) === JSON.stringify(obj)) return { obj, pending: true };
+        if (opts.dryRun) return { obj: next, pending: true };
+        const rv = await this.store.update(key, next, current.rv);
+        if (rv === null) continue;
+        md.resourceVersion = String(rv);
+        return { obj: next, pending: true };
       }
       if (opts.dryRun) return { obj, pending: false };
       const rv = await this.store.delete(key, current.rv);
@@ -474,7 +494,8 @@ export class Registry {
         for (const item of items) {
           remaining++;
           try {
-            await r.delete(name, item.obj.metadata!.name!, force ? { gracePeriodSeconds: 0 } : {});
+            // Background, as upstream's namespace deleter: a pending orphan/foreground finalizer must not keep the namespace
+            await r.delete(name, item.obj.metadata!.name!, { propagationPolicy: 'Background', ...(force ? { gracePeriodSeconds: 0 } : {}) });
           } catch { /* gone already, or retried on the next pass */ }
         }
       }
