@@ -71,6 +71,10 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
     const custom = payloadOf((await admin(['create', 'token', 'bot', '--audience=vault', '--duration=2h'])).out.trim());
     t.same(custom.aud, ['vault']);
     t.equal(custom.exp - custom.iat, 7200);
+    await admin(['create', 'secret', 'generic', 's1', '--from-literal=k=v']);
+    const secret = JSON.parse((await admin(['get', 'secret', 's1', '-o', 'json'])).out);
+    const bound = payloadOf((await admin(['create', 'token', 'bot', '--bound-object-kind=Secret', '--bound-object-name=s1'])).out.trim());
+    t.same(bound['kubernetes.io'].secret, { name: 's1', uid: secret.metadata.uid }, 'bound to the secret');
   });
 
   await t.test('the token authenticates as the service account', async (t) => {
