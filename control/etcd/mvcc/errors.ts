@@ -37,5 +37,6 @@ export const etcdErrors = {
   notLeader: e(grpcCode.FAILED_PRECONDITION, 'etcdserver: not leader'),
   stopped: e(grpcCode.UNAVAILABLE, 'etcdserver: server stopped'),
   timeout: e(grpcCode.UNAVAILABLE, 'etcdserver: request timed out'),
+  tooManyRequests: e(grpcCode.RESOURCE_EXHAUSTED, 'etcdserver: too many requests'),
   badRequest: (what: string) => new EtcdError(grpcCode.INVALID_ARGUMENT, `etcdserver: ${what}`),
 };

@@ -10,17 +10,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeMessage, encodeMessage } from '../raft/codec.ts';
+import { messageSize } from '../raft/codec.ts';
+import { decodeBatch, encodeBatch } from './batch.ts';
+import type { MessageBatch } from './batch.ts';
 import type { Message } from '../raft/index.ts';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 let peerService: grpc.ServiceClientConstructor | undefined;
+/**
+ * The Peer service from peer.proto, except that Send and Stream carry MessageBatch bytes we encode and decode
+ * ourselves (batch.ts): same wire bytes, without protobufjs objects on the hot path.
+ */
 function service(): grpc.ServiceClientConstructor {
   if (!peerService) {
     const def = protoLoader.loadSync('peer.proto', { includeDirs: [dir], keepCase: true, longs: String, defaults: true });
-    peerService = (grpc.loadPackageDefinition(def).ktspeer as grpc.GrpcObject).Peer as grpc.ServiceClientConstructor;
+    const generated = ((grpc.loadPackageDefinition(def).ktspeer as grpc.GrpcObject).Peer as grpc.ServiceClientConstructor).service;
+    const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b };
+    const svc: grpc.ServiceDefinition = { ...generated, Send: { ...generated.Send, ...raw }, Stream: { ...generated.Stream, ...raw } };
+    peerService = grpc.makeGenericClientConstructor(svc, 'Peer');
   }
   return peerService;
 }
@@ -82,7 +91,7 @@ class PeerQueue {
     const Ctor = service();
     this.client = new Ctor(target(url), peerCredentials(opts.tls), {
       'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1,
-      'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000,
+      'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.enable_channelz': 0,
     }) as never;
   }
 
@@ -117,17 +126,17 @@ class PeerQueue {
     if (this.closed || this.blocked || this.queue.length === 0) return;
     const stream = this.stream ?? this.open();
     while (this.queue.length > 0) {
-      const batch: Message[] = [];
-      const encoded: Buffer[] = [];
+      let n = 0;
       let bytes = 0;
-      while (this.queue.length > 0 && (batch.length === 0 || bytes < MAX_BATCH_BYTES)) {
-        const m = this.queue.shift()!;
-        const e = Buffer.from(encodeMessage(m));
-        batch.push(m);
-        encoded.push(e);
-        bytes += e.byteLength;
+      const sizes: number[] = [];
+      while (n < this.queue.length && (n === 0 || bytes < MAX_BATCH_BYTES)) {
+        const size = messageSize(this.queue[n++]);
+        sizes.push(size);
+        bytes += size;
       }
-      const ok = stream.write({ cluster_id: this.opts.clusterId, from: String(this.opts.memberId), to: String(this.to), messages: encoded });
+      const batch = n === this.queue.length ? this.queue : this.queue.slice(0, n);
+      this.queue = n === this.queue.length ? [] : this.queue.slice(n);
+      const ok = stream.write(encodeBatch(this.opts.clusterId, String(this.opts.memberId), String(this.to), batch, sizes));
       // the stream gives no per-batch receipt: a snapshot counts as delivered once handed to the stream
       if (batch.some((m) => m.type === 'MsgSnap')) this.opts.snapshotStatus(this.to, true);
       if (this.failing) { this.failing = false; this.opts.log('info', `peer ${this.to.toString(16)} reachable again`); }
@@ -150,7 +159,9 @@ class PeerQueue {
 }
 
 export class PeerTransport {
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
+  private readonly server = new grpc.Server({
+    'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, 'grpc.enable_channelz': 0,
+  });
   private readonly queues = new Map<number, PeerQueue>();
   private readonly opts: TransportOptions;
   private readonly listeners: net.Server[] = [];
@@ -163,34 +174,31 @@ export class PeerTransport {
       code: grpc.status.FAILED_PRECONDITION,
       details: `etcdserver: request from cluster ID ${BigInt(cid).toString(16)} does not match this member's cluster ID ${BigInt(opts.clusterId).toString(16)}`,
     });
+    /** Check and deliver one batch; a status error when it is refused (nothing of it reaches Raft then). */
+    const receiveBatch = (raw: Buffer): Partial<grpc.StatusObject> | null => {
+      let b: MessageBatch;
+      try { b = decodeBatch(raw); } catch (err) {
+        return { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` };
+      }
+      if (b.clusterId !== opts.clusterId) return wrongCluster(b.clusterId);
+      if (Number(b.to) !== opts.memberId) return { code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` };
+      for (const m of b.messages) {
+        try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
+      }
+      return null;
+    };
     this.server.addService(service().service, {
-      Send: (call: grpc.ServerUnaryCall<{ cluster_id: string; to: string; messages: Buffer[] }, object>, cb: grpc.sendUnaryData<object>) => {
-        const b = call.request;
-        if (b.cluster_id !== opts.clusterId) return cb(wrongCluster(b.cluster_id));
-        if (Number(b.to) !== opts.memberId) return cb({ code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` });
-        for (const raw of b.messages) {
-          let m: Message;
-          try { m = decodeMessage(raw); } catch (err) {
-            return cb({ code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` });
-          }
-          try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
-        }
-        cb(null, {});
+      Send: (call: grpc.ServerUnaryCall<Buffer, object>, cb: grpc.sendUnaryData<object>) => {
+        const err = receiveBatch(call.request);
+        cb(err, err ? undefined : {});
       },
-      Stream: (call: grpc.ServerReadableStream<{ cluster_id: string; to: string; messages: Buffer[] }, object>, cb: grpc.sendUnaryData<object>) => {
+      Stream: (call: grpc.ServerReadableStream<Buffer, object>, cb: grpc.sendUnaryData<object>) => {
         let done = false;
         const finish = (err: Partial<grpc.StatusObject> | null) => { if (!done) { done = true; cb(err, err ? undefined : {}); } };
-        call.on('data', (b: { cluster_id: string; to: string; messages: Buffer[] }) => {
+        call.on('data', (raw: Buffer) => {
           if (done) return;
-          if (b.cluster_id !== opts.clusterId) return finish(wrongCluster(b.cluster_id));
-          if (Number(b.to) !== opts.memberId) return finish({ code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` });
-          for (const raw of b.messages) {
-            let m: Message;
-            try { m = decodeMessage(raw); } catch (err) {
-              return finish({ code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` });
-            }
-            try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
-          }
+          const err = receiveBatch(raw);
+          if (err) finish(err);
         });
         call.on('end', () => finish(null));
         call.on('error', () => finish(null));

@@ -93,6 +93,17 @@ export class RawNode {
     }));
   }
 
+  /**
+   * Propose several entries as one MsgProp: one append, and one MsgApp per follower for all of them. Either
+   * all are accepted or ProposalDroppedError is thrown and none is.
+   */
+  proposeBatch(datas: Uint8Array[]): void {
+    if (datas.length === 0) return;
+    const entries: Entry[] = new Array(datas.length);
+    for (let i = 0; i < datas.length; i++) entries[i] = { term: 0, index: 0, type: 'Normal', data: datas[i] };
+    this.stepLocal(message({ type: 'MsgProp', from: this.raft.id, entries }));
+  }
+
   /** Propose a membership change (one member at a time). Apply it with applyConfChange once committed. */
   proposeConfChange(cc: ConfChange): void {
     this.stepLocal(message({

@@ -23,8 +23,12 @@ export interface StateMachine {
 export interface Consensus {
   /** Replay what is durable through the state machine, then begin accepting proposals. */
   start(sm: StateMachine): Promise<void>;
-  /** Queue data for the log; it is applied (on this member too) once committed. Throws EtcdError without a leader. */
-  propose(data: Uint8Array): void;
+  /**
+   * Queue data for the log; it is applied (on this member too) once committed. Throws EtcdError when it can
+   * tell at once (stopped, no leader); `dropped` is called if the proposal is refused later (proposals are
+   * batched, so a refusal can come after the call returned).
+   */
+  propose(data: Uint8Array, dropped?: (err: Error) => void): void;
   /** Resolves once this member has applied everything committed before the call (linearizable read barrier). */
   readIndex(): Promise<void>;
   isLeader(): boolean;

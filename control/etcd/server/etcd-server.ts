@@ -36,7 +36,11 @@ export interface MemberAttrs { ID: string; name: string; peerURLs: string[]; cli
 
 type InternalRequest = StoreRequest & { id: string };
 
-interface Waiter { resolve: (r: StoreResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+interface Waiter {
+  resolve: (r: StoreResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout;
+  /** What was proposed: the request and its encoding (the leader applies that very entry data object). */
+  req: InternalRequest | { id: string; member_update: MemberAttrs }; data: Uint8Array;
+}
 
 export class EtcdServer {
   readonly store: Store;
@@ -54,7 +58,7 @@ export class EtcdServer {
   private readonly internalType = messageType('ktsetcd.InternalRequest');
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   /** Counters for /metrics. */
-  readonly stats = { proposalsCommitted: 0, proposalsFailed: 0, applied: 0 };
+  readonly stats = { proposalsCommitted: 0, proposalsFailed: 0, applied: 0, appliedWithoutDecoding: 0 };
 
   constructor(opts: ServerOptions) {
     this.name = opts.name;
@@ -157,34 +161,47 @@ export class EtcdServer {
   /** Propose a mutating request and wait for the result of applying it. */
   propose(req: StoreRequest | { member_update: MemberAttrs }): Promise<StoreResponse> {
     const id = this.nextId();
-    const data = encodeMessage(this.internalType, { id, ...req });
+    const full = { id, ...req } as Waiter['req'];
+    const data = encodeMessage(this.internalType, full);
     if (data.byteLength > this.maxRequestBytes) return Promise.reject(etcdErrors.requestTooLarge());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(id);
-        this.stats.proposalsFailed++;
-        reject(etcdErrors.timeout());
-      }, REQUEST_TIMEOUT_MS);
-      this.waiters.set(id, { resolve, reject, timer });
-      try {
-        this.consensus.propose(data);
-      } catch (err) {
-        clearTimeout(timer);
+      const fail = (err: Error) => {
+        const w = this.waiters.get(id);
+        if (!w || w.data !== data) return;
+        clearTimeout(w.timer);
         this.waiters.delete(id);
         this.stats.proposalsFailed++;
         reject(err);
+      };
+      const timer = setTimeout(() => fail(etcdErrors.timeout()), REQUEST_TIMEOUT_MS);
+      this.waiters.set(id, { resolve, reject, timer, req: full, data });
+      try {
+        this.consensus.propose(data, fail);
+      } catch (err) {
+        fail(err as Error);
       }
     });
   }
 
   /** Apply one committed log entry; errors are the request's answer, never the server's end. */
   private applyEntry(data: Uint8Array, _index: number): void {
+    // The member that proposed an entry applies the very data object it proposed (Raft keeps the reference):
+    // it already holds the decoded request, so only the others decode (both give the same request).
+    const peeked = peekRequestId(data);
+    const mine = peeked === undefined ? undefined : this.waiters.get(peeked);
     let req: InternalRequest;
-    try {
-      req = decodeMessage<InternalRequest>(this.internalType, data);
-    } catch (err) {
-      this.log('error', `skipping undecodable log entry: ${(err as Error).message}`);
-      return;
+    if (mine && mine.data === data) {
+      req = mine.req as InternalRequest;
+      this.stats.appliedWithoutDecoding++;
+    } else {
+      try {
+        // decoded bytes fields are views of the input's type: they must be Buffers (keys are read with toString)
+        const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        req = decodeMessage<InternalRequest>(this.internalType, buf);
+      } catch (err) {
+        this.log('error', `skipping undecodable log entry: ${(err as Error).message}`);
+        return;
+      }
     }
     this.stats.applied++;
     const waiter = this.waiters.get(req.id);
@@ -242,6 +259,18 @@ export class EtcdServer {
       this.leases.retry(id);
     });
   }
+}
+
+/** The id (field 1, written first) of an encoded InternalRequest, without decoding the rest. */
+export function peekRequestId(data: Uint8Array): string | undefined {
+  if (data.byteLength < 2 || data[0] !== 0x08) return undefined;
+  let v = 0n;
+  for (let i = 1, shift = 0n; i < data.byteLength && i <= 10; i++, shift += 7n) {
+    const b = data[i];
+    v |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) return BigInt.asUintN(64, v).toString();
+  }
+  return undefined;
 }
 
 export function isReadOnlyTxn(t: TxnRequest): boolean {

@@ -3,7 +3,7 @@
 // messages, install a received snapshot, apply committed entries, serve confirmed reads, advance. Proposals
 // and reads arriving while an fsync is in flight are carried by the next Ready, so they share one fsync.
 import crypto from 'node:crypto';
-import { RawNode, seededRand, decodeConfChange, ProposalDroppedError } from '../raft/index.ts';
+import { RawNode, seededRand, decodeConfChange, ProposalDroppedError, NONE } from '../raft/index.ts';
 import type { ConfChange, ConfState, Entry, Ready, ReadState } from '../raft/index.ts';
 import { RaftDisk, memberDirs } from '../wal/index.ts';
 import { PeerTransport } from '../peer/transport.ts';
@@ -60,6 +60,10 @@ export class RaftMember implements Consensus {
   private loopDone: Promise<void> = Promise.resolve();
   private leader = false;
   private queuedReads: PendingRead['waiters'] = [];
+  /** Proposals waiting for the next turn of the Ready loop, and how to tell each proposer it was refused. */
+  private proposals: Uint8Array[] = [];
+  private proposalDropped: Array<((err: Error) => void) | undefined> = [];
+  private kickScheduled = false;
   private readonly reads = new Map<string, PendingRead>();
   /** Reads confirmed by the leader, waiting for this member to apply up to their index. */
   private confirmed: Array<{ index: number; read: PendingRead }> = [];
@@ -133,14 +137,24 @@ export class RaftMember implements Consensus {
   }
 
 
+  /**
+   * Wake the Ready loop once the current I/O callbacks have run (setImmediate), so that the proposals and peer
+   * messages that arrive together are handled by one Ready: one append, one WAL write, one send per peer.
+   */
   private kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      const w = this.wake;
+      this.wake = undefined;
+      w?.();
+    });
   }
 
   private async loop(): Promise<void> {
     while (this.running) {
+      if (this.proposals.length > 0) this.flushProposals();
       if (this.queuedReads.length > 0) this.issueRead();
       if (!this.node.hasReady()) {
         await new Promise<void>((resolve) => { this.wake = resolve; });
@@ -281,16 +295,31 @@ export class RaftMember implements Consensus {
   addPeer(id: string, url: string): void { this.transport.addPeer(Number(id), url); }
   removePeer(id: string): void { this.transport.removePeer(Number(id)); }
 
-  propose(data: Uint8Array): void {
+  propose(data: Uint8Array, dropped?: (err: Error) => void): void {
     if (TRACE) process.stderr.write(`${((performance.timeOrigin + performance.now()) % 100000).toFixed(1)} propose\n`);
     if (!this.running) throw etcdErrors.stopped();
-    try {
-      this.node.propose(data);
-    } catch (err) {
-      if (err instanceof ProposalDroppedError) throw etcdErrors.noLeader();
-      throw err;
-    }
+    if (this.node.raft.lead === NONE) throw etcdErrors.noLeader();
+    this.proposals.push(data);
+    this.proposalDropped.push(dropped);
     this.kick();
+  }
+
+  /**
+   * Everything proposed since the last Ready goes into the log as one MsgProp: one append, one MsgApp per
+   * follower (a follower forwards them to the leader as one message), one WAL write. This is etcd's batching.
+   */
+  private flushProposals(): void {
+    const datas = this.proposals;
+    const dropped = this.proposalDropped;
+    this.proposals = [];
+    this.proposalDropped = [];
+    try {
+      this.node.proposeBatch(datas);
+    } catch (err) {
+      const e = !(err instanceof ProposalDroppedError) ? (err as Error)
+        : /uncommitted/.test(err.message) ? etcdErrors.tooManyRequests() : etcdErrors.noLeader();
+      for (const d of dropped) d?.(e);
+    }
   }
 
   readIndex(): Promise<void> {
@@ -368,6 +397,9 @@ export class RaftMember implements Consensus {
     await this.lastWrite.catch(() => {});
     this.transport.close();
     await this.disk.close();
+    for (const d of this.proposalDropped) d?.(etcdErrors.stopped());
+    this.proposals = [];
+    this.proposalDropped = [];
     for (const r of this.reads.values()) { clearTimeout(r.timer); for (const w of r.waiters) w.reject(etcdErrors.stopped()); }
     for (const w of this.queuedReads) w.reject(etcdErrors.stopped());
   }

@@ -46,12 +46,49 @@ export function frame(type: RecordType, payload: Uint8Array): Buffer {
 }
 
 export function encodeEntry(e: Entry): Buffer {
-  const p = Buffer.allocUnsafe(17 + e.data.byteLength);
-  putU64(p, 0, e.term);
-  putU64(p, 8, e.index);
-  p.writeUInt8(e.type === 'ConfChange' ? 1 : 0, 16);
-  p.set(e.data, 17);
-  return frame(RecordType.Entry, p);
+  const buf = Buffer.allocUnsafe(HEADER_SIZE + 17 + e.data.byteLength);
+  writeEntryRecord(buf, 0, e);
+  return buf;
+}
+
+/** Header fields of a record whose payload (n bytes) is already at off + HEADER_SIZE; returns its end. */
+function sealRecord(buf: Buffer, off: number, type: RecordType, n: number): number {
+  buf.writeUInt32LE(n, off);
+  buf.writeUInt32LE(~n >>> 0, off + 4);
+  buf[off + 12] = type;
+  const end = off + HEADER_SIZE + n;
+  buf.writeUInt32LE(crc32(buf.subarray(off + 12, end)), off + 8);
+  return end;
+}
+
+/** Write an entry record at off (HEADER_SIZE + 17 + data bytes); returns its end. */
+function writeEntryRecord(buf: Buffer, off: number, e: Entry): number {
+  const p = off + HEADER_SIZE;
+  putU64(buf, p, e.term);
+  putU64(buf, p + 8, e.index);
+  buf[p + 16] = e.type === 'ConfChange' ? 1 : 0;
+  buf.set(e.data, p + 17);
+  return sealRecord(buf, off, RecordType.Entry, 17 + e.data.byteLength);
+}
+
+/**
+ * Entry records followed by a HardState record (if given), framed in place in one buffer: what one Ready
+ * appends, with each entry's data copied once.
+ */
+export function encodeRecords(entries: Entry[], hardState: HardState | undefined): Buffer {
+  let total = hardState ? HEADER_SIZE + 24 : 0;
+  for (const e of entries) total += HEADER_SIZE + 17 + e.data.byteLength;
+  const buf = Buffer.allocUnsafe(total);
+  let off = 0;
+  for (const e of entries) off = writeEntryRecord(buf, off, e);
+  if (hardState) {
+    const p = off + HEADER_SIZE;
+    putU64(buf, p, hardState.term);
+    putU64(buf, p + 8, hardState.vote);
+    putU64(buf, p + 16, hardState.commit);
+    off = sealRecord(buf, off, RecordType.HardState, 24);
+  }
+  return buf;
 }
 
 export function decodeEntry(p: Buffer): Entry {

@@ -17,7 +17,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.ts';
 import {
-  RecordType, decodeEntry, decodeHardState, decodeSnapshotMarker, encodeEntry, encodeHardState,
+  RecordType, decodeEntry, decodeHardState, decodeSnapshotMarker, encodeHardState, encodeRecords,
   encodeSnapshotMarker, frame, scan,
 } from './record.ts';
 import type { SnapshotMarker } from './record.ts';
@@ -75,6 +75,15 @@ export function entriesAfter(entries: Entry[], index: number, dir = 'wal'): Entr
     throw new Error(`wal: ${dir} starts at entry ${first} but the snapshot is at ${index}: entries ${index + 1}..${first - 1} are missing`);
   }
   return entries.slice(index + 1 - first);
+}
+
+/** What is left of bufs after the first `written` bytes. */
+export function remainderAfter(bufs: Buffer[], written: number): Buffer[] {
+  let i = 0;
+  while (i < bufs.length && written >= bufs[i].byteLength) written -= bufs[i++].byteLength;
+  const rest = bufs.slice(i);
+  if (rest.length > 0 && written > 0) rest[0] = rest[0].subarray(written);
+  return rest;
 }
 
 interface Segment {
@@ -271,10 +280,8 @@ export class WAL {
    * skips the fsync unless something else in the batch needs it.
    */
   save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
-    const bytes: Buffer[] = [];
-    for (const e of entries) bytes.push(encodeEntry(e));
-    if (hardState) bytes.push(encodeHardState(hardState));
-    if (bytes.length === 0) return Promise.resolve();
+    if (!hardState && entries.length === 0) return Promise.resolve();
+    const bytes = [encodeRecords(entries, hardState)];
     return this.enqueue({ bytes, lastIndex: entries.at(-1)?.index, hardState, sync: sync || entries.length > 0 });
   }
 
@@ -300,13 +307,17 @@ export class WAL {
       const batch = this.queue;
       this.queue = [];
       try {
-        const buf = Buffer.concat(batch.flatMap((p) => p.bytes));
+        // one writev of every queued buffer (no concatenated copy); a short write continues from where it stopped
+        let bufs = batch.flatMap((p) => p.bytes);
+        let total = 0;
+        for (const b of bufs) total += b.byteLength;
         let done = 0;
-        while (done < buf.byteLength) {
-          const { bytesWritten } = await this.file.write(buf, done, buf.byteLength - done, this.size + done);
+        while (done < total) {
+          const { bytesWritten } = await this.file.writev(bufs, this.size + done);
           done += bytesWritten;
+          if (done < total) bufs = remainderAfter(bufs, bytesWritten);
         }
-        this.size += buf.byteLength;
+        this.size += total;
         if (!this.noFsync && batch.some((p) => p.sync)) {
           await this.file.datasync();
           this.syncs++;

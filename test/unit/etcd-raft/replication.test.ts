@@ -188,3 +188,44 @@ t.test('a leader without quorum stops accepting proposals once its uncommitted b
   t.doesNotThrow(() => node.propose(big), 'accepted again');
   t.end();
 });
+
+t.test('a batch of proposals is one append and one MsgApp per follower, on the leader or forwarded by a follower', (t) => {
+  const net = new Network([1, 2, 3]);
+  net.elect(1);
+  const leader = net.get(1).node;
+  leader.proposeBatch(['a', 'b', 'c'].map((s) => enc.encode(s)));
+  const rd = leader.ready();
+  t.equal(rd.entries.length, 3, 'all three entries appended at once');
+  for (const to of [2, 3]) {
+    const apps = rd.messages.filter((m) => m.type === 'MsgApp' && m.to === to);
+    t.equal(apps.length, 1, `one MsgApp to member ${to}`);
+    t.same(apps[0].entries.map((e) => new TextDecoder().decode(e.data)), ['a', 'b', 'c']);
+  }
+  net.get(1).storage.append(rd.entries);
+  leader.advance();
+  for (const m of rd.messages) net.get(m.to).node.step(m);
+  net.stabilize();
+  const follower = net.get(2).node;
+  follower.proposeBatch([enc.encode('d'), enc.encode('e')]);
+  const frd = follower.ready();
+  const props = frd.messages.filter((m) => m.type === 'MsgProp');
+  t.equal(props.length, 1, 'a follower forwards the batch as one MsgProp');
+  t.equal(props[0].entries.length, 2);
+  follower.advance();
+  for (const m of frd.messages) net.get(m.to).node.step(m);
+  net.stabilize();
+  for (const id of net.ids()) t.same(net.data(id), ['a', 'b', 'c', 'd', 'e'], `member ${id} applied the batches in order`);
+  t.end();
+});
+
+t.test('a batch refused by the uncommitted budget is refused whole', (t) => {
+  const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+  const node = new RawNode({ id: 1, storage, electionTick: 10, heartbeatTick: 1, rand: seededRand(1), maxUncommittedEntriesSize: 100 });
+  node.raft.becomeCandidate();
+  node.raft.becomeLeader();
+  node.proposeBatch([new Uint8Array(60)]);
+  const before = node.raft.raftLog.lastIndex();
+  t.throws(() => node.proposeBatch([new Uint8Array(30), new Uint8Array(30)]), /too many uncommitted entries/);
+  t.equal(node.raft.raftLog.lastIndex(), before, 'no entry of the refused batch was appended');
+  t.end();
+});
