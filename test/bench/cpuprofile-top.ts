@@ -28,6 +28,25 @@ for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, rows)) {
   console.log(`${(us / 1000).toFixed(0).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
 
+// inclusive time: every function on a sample's stack (once per sample) gets the sample's time
+const inclusive = new Map<string, number>();
+p.samples.forEach((id, i) => {
+  const us = p.timeDeltas[i] ?? 0;
+  const seen = new Set<string>();
+  for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+    const n = byId.get(x)!;
+    if (n.callFrame.functionName === '(root)') break;
+    const k = label(n);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+  }
+});
+console.log('\ninclusive (self + callees):');
+for (const [k, us] of [...inclusive].filter(([k]) => !k.startsWith('(')).sort((a, b) => b[1] - a[1]).slice(0, rows)) {
+  console.log(`${(us / 1000).toFixed(0).padStart(8)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
+}
+
 // busy stretches: consecutive non-idle samples
 interface Run { start: number; end: number; ids: number[] }
 const runs: Run[] = [];

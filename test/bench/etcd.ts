@@ -5,17 +5,41 @@
 //   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" node_modules/.bin/node test/bench/etcd.ts m
 // then `node_modules/.bin/node test/bench/cpuprofile-top.ts /tmp/prof/<file>` for self time and busy stretches
 // (members are stopped with SIGTERM first so that node writes their profiles).
+// `--only=kts` (or `--only=etcd`) runs one side only, for profiling; no ratio is printed then.
+import fs from 'node:fs';
+import os from 'node:os';
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
 import type { Cluster } from '../integration/store/fixtures/clusters.ts';
 import { etcdctl } from '../integration/store/fixtures/suite.ts';
 
-interface Result { load: string; kind: string; writesPerSec: number; slowest: number; stddev: number; pass: boolean; raw: string }
+interface Result {
+  load: string; kind: string; writesPerSec: number; slowest: number; stddev: number; pass: boolean; raw: string;
+  /** CPU (user + system) each member used during the run, in ms per write: independent of how busy the machine is. */
+  cpuPerWrite: number[];
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100;
 
 async function checkPerf(c: Cluster, load: string): Promise<Result> {
+  const pids = [...c.procs.values()].map((p) => p?.pid);
+  const cpuBefore = pids.map(cpuSeconds);
   const r = await etcdctl(c.endpoints, ['check', 'perf', `--load=${load}`]);
+  const cpuAfter = pids.map(cpuSeconds);
   const out = r.stdout + r.stderr;
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
+  const writes = num(/(\d+(?:\.\d+)?) writes\/s/) * 60;
   return {
+    cpuPerWrite: cpuAfter.map((a, i) => (1000 * (a - cpuBefore[i])) / writes),
     load, kind: c.kind, raw: out,
     writesPerSec: num(/(\d+(?:\.\d+)?) writes\/s/),
     slowest: num(/Slowest request took(?: too long)?:? (\d+(?:\.\d+)?)s/),
@@ -26,12 +50,14 @@ async function checkPerf(c: Cluster, load: string): Promise<Result> {
 
 const loads = process.argv.slice(2).filter((a) => ['s', 'm', 'l', 'xl'].includes(a));
 if (loads.length === 0) loads.push('s');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const kinds = (['etcd', 'kts'] as const).filter((k) => !only || k === only);
 const results: Result[] = [];
-for (const kind of ['etcd', 'kts'] as const) {
+for (const kind of kinds) {
   const cluster = await startCluster(kind, 3);
   try {
     for (const load of loads) {
-      process.stderr.write(`check perf --load=${load} against 3-member ${kind === 'etcd' ? 'etcd 3.4' : 'kts etcd'}...\n`);
+      process.stderr.write(`check perf --load=${load} against 3-member ${kind === 'etcd' ? 'etcd 3.4' : 'kts etcd'} (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})...\n`);
       const res = await checkPerf(cluster, load);
       if (Number.isNaN(res.writesPerSec)) process.stderr.write(res.raw.slice(-2000) + '\n');
       results.push(res);
@@ -42,11 +68,15 @@ for (const kind of ['etcd', 'kts'] as const) {
   }
 }
 
+console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(14))).join(' ');
 console.log(row(['load', 'etcd w/s', 'kts w/s', 'ratio', 'etcd slowest', 'kts slowest', 'etcd', 'kts']));
 for (const load of loads) {
-  const e = results.find((r) => r.kind === 'etcd' && r.load === load)!;
-  const k = results.find((r) => r.kind === 'kts' && r.load === load)!;
+  const nan: Result = { load, kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [] };
+  const e = results.find((r) => r.kind === 'etcd' && r.load === load) ?? nan;
+  const k = results.find((r) => r.kind === 'kts' && r.load === load) ?? nan;
   console.log(row([load, e.writesPerSec.toFixed(0), k.writesPerSec.toFixed(0), (k.writesPerSec / e.writesPerSec).toFixed(2),
     `${e.slowest.toFixed(3)}s`, `${k.slowest.toFixed(3)}s`, e.pass ? 'PASS' : 'FAIL', k.pass ? 'PASS' : 'FAIL']));
 }
+console.log('\nCPU (user + system) per write, ms, each member (the busiest is the leader):');
+for (const r of results) console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.cpuPerWrite.map((c) => c.toFixed(3)).join('  ')}`);
