@@ -79,3 +79,20 @@ t.test('orphan: the ReplicaSet and its Pods stay, without the Deployment as owne
   t.equal(after.pods.length, 2, 'its pods stay, still owned by it');
   for (const p of after.pods) t.equal(p.metadata?.ownerReferences?.[0]?.uid, before.rs[0]!.metadata!.uid);
 });
+
+t.test('foreground: Pods, then the ReplicaSet, then the Deployment', async (t) => {
+  await client.create(deploys, deployment('fg'));
+  await running('fg');
+  const pending = await client.delete<V1Deployment>({ ...deploys, name: 'fg' }, { propagationPolicy: 'Foreground' });
+  t.same(pending.metadata?.finalizers, ['foregroundDeletion']);
+  await until('the Deployment to be gone', async () => {
+    try {
+      await client.get({ ...deploys, name: 'fg' });
+      return false;
+    } catch (err) {
+      return (err as { code?: number }).code === 404;
+    }
+  }, 90_000, () => logs.slice(-20).join('\n'));
+  const left = await ofApp('fg');
+  t.same([left.rs.length, left.pods.length], [0, 0], 'nothing it owned outlived it');
+});
