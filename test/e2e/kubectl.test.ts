@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { startTestCluster, type TestCluster } from '../../control/apiserver/testing/server.ts';
 import type { EtcdKind } from '../../control/apiserver/testing/etcd.ts';
+import { startControllerManager } from '../../control/controller-manager/index.ts';
+import { until } from '../support/until.ts';
 
 const exec = promisify(execFile);
 
@@ -51,6 +53,11 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
   const c = await startTestCluster({}, kind);
   t.teardown(() => c.stop());
   const k = kubectlFor(c);
+  // A controller-manager (deployment + replicaset controllers, with leader election) runs for the whole suite,
+  // so deployments get ReplicaSets and (Pending) pods as in a real cluster.
+  const cm = startControllerManager({ kubeconfig: c.kubeconfigPath, log: () => {} });
+  t.teardown(() => cm.stop());
+  await cm.ready;
 
   await t.test('api-resources and version come from discovery', async (t) => {
     const { out } = await k(['api-resources']);
@@ -75,9 +82,19 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
   });
 
   await t.test('get in wide, json and yaml output', async (t) => {
-    const wide = (await k(['get', 'deploy', '-o', 'wide'])).out;
+    // UP-TO-DATE is the deployment controller's status.updatedReplicas: 1 to 3 pods of the nginx:1.26 template,
+    // depending on whether the controller saw the first apply (then the rollout stalls at maxUnavailable 0 with
+    // Pending pods), and never 0 once it has observed the current spec.
+    const { wide, updated } = await until('the controller to report up-to-date pods', async () => {
+      const d = JSON.parse((await k(['get', 'deploy', 'web', '-o', 'json'])).out);
+      if (d.status?.observedGeneration !== d.metadata.generation || !(d.status?.updatedReplicas > 0)) return false;
+      const out = (await k(['get', 'deploy', '-o', 'wide'])).out;
+      const again = JSON.parse((await k(['get', 'deploy', 'web', '-o', 'json'])).out);
+      return again.status.updatedReplicas === d.status.updatedReplicas && { wide: out, updated: d.status.updatedReplicas as number };
+    });
+    t.ok(updated >= 1 && updated <= 3, `1 to 3 up to date (${updated})`);
     t.match(wide, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\s+CONTAINERS\s+IMAGES\s+SELECTOR$/m);
-    t.match(wide, /^web\s+0\/3\s+0\s+0\s+\S+\s+web\s+nginx:1.26\s+app=web$/m);
+    t.match(wide, new RegExp(`^web\\s+0/3\\s+${updated}\\s+0\\s+\\S+\\s+web\\s+nginx:1.26\\s+app=web$`, 'm'));
     t.match((await k(['get', 'deploy', 'web', '-o', 'yaml'])).out, /^kind: Deployment$/m);
     const list = JSON.parse((await k(['get', 'ns', '-o', 'json'])).out);
     t.ok(list.items.some((n: { metadata: { name: string } }) => n.metadata.name === 'kube-system'));
@@ -183,6 +200,50 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
     const dry = await k(['delete', 'deploy', 'api', '--dry-run=server']);
     t.match(dry.out, /deleted \(server dry run\)/);
     t.match((await k(['get', 'deploy', 'api', '-o', 'name'])).out, 'deployment.apps/api', 'dry run kept it');
+  });
+
+  await t.test('rollout history and undo, driven by the deployment controller', async (t) => {
+    const rsOf = async (revision: string) => {
+      const list = JSON.parse((await k(['get', 'rs', '-l', 'app=roll', '-o', 'json'])).out) as { items: { metadata: { annotations?: Record<string, string> }; spec: { template: { spec: { containers: { image: string }[] } } } }[] };
+      return list.items.find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision);
+    };
+    const image = async () => (await k(['get', 'deploy', 'roll', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).out;
+    t.match((await k(['create', 'deployment', 'roll', '--image=nginx:1.25'])).out, 'deployment.apps/roll created');
+    await k(['annotate', 'deployment', 'roll', 'kubernetes.io/change-cause=first: nginx 1.25']);
+    await until('revision 1 with its change cause', async () => (await rsOf('1'))?.metadata.annotations?.['kubernetes.io/change-cause'] === 'first: nginx 1.25');
+    t.match((await k(['set', 'image', 'deployment/roll', 'nginx=nginx:1.26'])).out, 'deployment.apps/roll image updated');
+    await k(['annotate', '--overwrite', 'deployment', 'roll', 'kubernetes.io/change-cause=second: nginx 1.26']);
+    await until('revision 2 with its change cause', async () => (await rsOf('2'))?.metadata.annotations?.['kubernetes.io/change-cause'] === 'second: nginx 1.26');
+
+    const history = (await k(['rollout', 'history', 'deployment/roll'])).out;
+    t.match(history, /^deployment\.apps\/roll\s*$/m);
+    t.match(history, /^REVISION\s+CHANGE-CAUSE$/m);
+    t.match(history, /^1\s+first: nginx 1\.25$/m);
+    t.match(history, /^2\s+second: nginx 1\.26$/m);
+    const one = (await k(['rollout', 'history', 'deployment/roll', '--revision=1'])).out;
+    t.match(one, /deployment\.apps\/roll with revision #1/);
+    t.match(one, /Image:\s+nginx:1\.25/);
+    t.notMatch(one, /nginx:1\.26/);
+
+    t.match((await k(['rollout', 'undo', 'deployment/roll'])).out, 'deployment.apps/roll rolled back');
+    t.equal(await image(), 'nginx:1.25', 'undo brings the old image back');
+    const three = await until('revision 3 is the old template', async () => {
+      const rs = await rsOf('3');
+      return rs?.spec.template.spec.containers[0]!.image === 'nginx:1.25' && rs;
+    });
+    t.equal(three.metadata.annotations!['deployment.kubernetes.io/revision-history'], '1', 'revision 1 became 3');
+    await until('the deployment at revision 3', async () => (await k(['get', 'deploy', 'roll', '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}'])).out === '3');
+    const after = (await k(['rollout', 'history', 'deployment/roll'])).out;
+    t.match(after, /^2\s+second: nginx 1\.26$/m);
+    t.match(after, /^3\s+first: nginx 1\.25$/m);
+    t.notMatch(after, /^1\s/m, 'revision 1 is now 3');
+
+    t.match((await k(['rollout', 'undo', 'deployment/roll', '--to-revision=2'])).out, 'deployment.apps/roll rolled back');
+    t.equal(await image(), 'nginx:1.26');
+    await until('revision 4 is the nginx:1.26 template', async () => (await rsOf('4'))?.spec.template.spec.containers[0]!.image === 'nginx:1.26');
+    const missing = await k(['rollout', 'undo', 'deployment/roll', '--to-revision=9'], { allowFail: true });
+    t.not(missing.code, 0);
+    t.match(missing.err, /unable to find specified revision 9 in history/);
   });
 }
 
