@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { unionAuthenticator, x509Authenticator, type Authenticator } from './auth/authenticator.ts';
 import { allowAll, type Authorizer } from './auth/authorizer.ts';
 import { serviceAccountTokens, type ServiceAccountTokenOptions } from './auth/serviceaccount-tokens.ts';
+import { openIdDocuments, type OpenIdDocuments } from './auth/openid.ts';
 import { bootstrap } from './bootstrap.ts';
 import { createServer } from './http/server.ts';
 import type { KubeletClientConfig } from './http/kubelet-proxy.ts';
@@ -58,10 +59,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   let ready = false;
   await registry.start((err) => log('etcd watch error', { err: err.message }));
   const tokens = serviceAccountTokens(registry, o.serviceAccount ?? {}, log);
+  let openid: OpenIdDocuments | undefined; // known once the port is
   const server = createServer({
     registry, strategies: allStrategies,
     authenticator: unionAuthenticator([...(o.authenticators ?? [x509Authenticator]), tokens.authenticator], o.anonymousAuth ?? true),
-    tokenRequests: tokens.tokenRequests, reviewToken: tokens.reviewToken,
+    tokenRequests: tokens.tokenRequests, reviewToken: tokens.reviewToken, openid: () => openid,
     authorizer: o.authorizer ?? allowAll,
     tls: o.tls ? { key: o.tls.key, cert: o.tls.cert, ca: o.tls.clientCA } : undefined,
     advertiseAddress: `${o.advertiseAddress ?? o.bindAddress ?? '127.0.0.1'}:${o.securePort ?? 0}`,
@@ -70,6 +72,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const host = o.bindAddress ?? '127.0.0.1';
   await server.app.listen({ host, port: o.securePort ?? 6443 });
   const port = (server.app.server.address() as AddressInfo).port;
+  const externalHost = o.advertiseAddress ?? (host === '0.0.0.0' ? '127.0.0.1' : host);
+  openid = await openIdDocuments(tokens.issuer, o.serviceAccount?.jwksUri ?? `https://${externalHost.includes(':') ? `[${externalHost}]` : externalHost}:${port}/openid/v1/jwks`, tokens.keys);
   try {
     await bootstrap(registry, { kubernetesServiceIP: allocators.firstIP, advertiseAddress: o.advertiseAddress ?? (host === '0.0.0.0' ? '127.0.0.1' : host), securePort: port });
   } catch (err) {

@@ -42,6 +42,7 @@ export function serviceAccountOptions(o: Record<string, unknown>, pkiDir: string
     signingKey: signingFile ? parseSigningKey(readFileSync(signingFile), signingFile) : undefined,
     verificationKeys: keyFiles.flatMap((f) => parseVerificationKeys(readFileSync(f), f)),
     issuers, apiAudiences: audiences, maxTokenExpirationSeconds: max,
+    jwksUri: typeof o.serviceAccountJwksUri === 'string' ? o.serviceAccountJwksUri : undefined,
   };
 }
 
@@ -69,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--service-account-issuer <url>', 'issuer of service account tokens; repeat to also accept older issuers (first one signs)', collect, [])
     .option('--api-audiences <list>', 'comma-separated audiences a token must name to be accepted by this apiserver (default: the issuers)')
     .option('--service-account-max-token-expiration <duration>', 'longest token lifetime TokenRequest grants, e.g. 24h (default: no cap)')
+    .option('--service-account-jwks-uri <url>', 'jwks_uri in /.well-known/openid-configuration (default: https://<advertise address>:<port>/openid/v1/jwks)')
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<Record<string, string | boolean | undefined>>();

@@ -22,9 +22,14 @@ export interface ServiceAccountTokenOptions {
   apiAudiences?: string[];
   /** --service-account-max-token-expiration in seconds (0: no cap). */
   maxTokenExpirationSeconds?: number;
+  /** --service-account-jwks-uri for the discovery document (default: https://<advertise address>:<port>/openid/v1/jwks). */
+  jwksUri?: string;
 }
 
 export interface ServiceAccountTokens {
+  /** The issuer new tokens carry, and every key that verifies tokens (for the OIDC discovery documents). */
+  issuer: string;
+  keys: VerificationKey[];
   authenticator: ServiceAccountAuthenticator;
   tokenRequests: TokenRequestOptions;
   reviewToken(token: string, audiences: string[] | undefined): Promise<TokenReviewResult | null>;
@@ -48,6 +53,7 @@ export function serviceAccountTokens(registry: Registry, o: ServiceAccountTokenO
   const signer = new TokenSigner(signingKey, issuers[0]);
   const authenticator = new ServiceAccountAuthenticator({ keys, issuers, audiences: apiAudiences, getter: registryGetter(registry) });
   return {
+    issuer: issuers[0]!, keys,
     authenticator,
     tokenRequests: { signer, apiAudiences, maxExpirationSeconds: o.maxTokenExpirationSeconds },
     async reviewToken(token, audiences) {

@@ -19,6 +19,7 @@ import { proxyLog, proxyUpgrade, resolveTarget, writeStatus, type KubeletClientC
 import { findReview, reviewStrategies, serveReview, serveTokenRequest } from './reviews.ts';
 import type { ReviewContext } from '../registry/reviews.ts';
 import type { TokenRequestOptions } from '../registry/tokenrequest.ts';
+import type { OpenIdDocuments } from '../auth/openid.ts';
 
 export interface ServerOptions {
   registry: Registry;
@@ -36,6 +37,8 @@ export interface ServerOptions {
   tokenRequests?: TokenRequestOptions;
   /** TokenReview's token check. */
   reviewToken?: ReviewContext['reviewToken'];
+  /** Service-account issuer discovery documents, when the issuer is an https URL. */
+  openid?: () => OpenIdDocuments | undefined;
 }
 
 export const version = {
@@ -257,6 +260,12 @@ export function createServer(opts: ServerOptions): ApiServer {
       return;
     }
     if (p === '/version') { sendJson(reply, 200, version); return; }
+    const oidc = (p === '/.well-known/openid-configuration' || p === '/openid/v1/jwks') ? opts.openid?.() : undefined;
+    if (oidc) {
+      if (p === '/openid/v1/jwks') sendJson(reply, 200, oidc.jwks, 'application/jwk-set+json');
+      else sendJson(reply, 200, oidc.configuration);
+      return;
+    }
     if (p === '/metrics') {
       const text = await metrics.metrics();
       reply.code(200).header('Content-Type', metrics.contentType).send(text);

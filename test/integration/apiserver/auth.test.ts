@@ -1,6 +1,7 @@
 // Service-account tokens and reviews against `kts apiserver` (the real binary, its --pki-dir making sa.key) over
 // etcd 3.4: TokenRequest in JSON and protobuf, bound objects, expiry limits, the bearer authenticator's 401s,
 // revocation by deletion, TokenReview, SubjectAccessReview and SelfSubjectReview.
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import protobuf from 'protobufjs';
 import t from 'tap';
 import { PROTO } from '../../../control/apiserver/protobuf/schema.ts';
@@ -173,4 +174,19 @@ t.test('access reviews: methods, scopes and what the allow-all authorizer says',
   const disco = await call('GET', '/apis/authorization.k8s.io/v1');
   t.same(disco.body.resources.map((r: { name: string; verbs: string[] }) => `${r.name}:${r.verbs.join(',')}`).sort(),
     ['localsubjectaccessreviews:create', 'selfsubjectaccessreviews:create', 'selfsubjectrulesreviews:create', 'subjectaccessreviews:create']);
+});
+
+t.test('issuer discovery: an OIDC library verifies a token from the published keys', async (t) => {
+  const conf = await call('GET', '/.well-known/openid-configuration');
+  t.equal(conf.status, 200);
+  t.equal(conf.body.issuer, 'https://kubernetes.default.svc.cluster.local');
+  t.match(conf.body.jwks_uri, /^https:\/\/127\.0\.0\.1:\d+\/openid\/v1\/jwks$/);
+  t.same(conf.body.id_token_signing_alg_values_supported, ['RS256']);
+  const res = await fetch(`${cp.server}/openid/v1/jwks`);
+  t.match(res.headers.get('content-type'), /^application\/jwk-set\+json/);
+  const jwks = await res.json() as { keys: { kty: string; use: string; kid: string }[] };
+  t.same(jwks.keys.map((k) => [k.kty, k.use]), [['RSA', 'sig']]);
+  const token = (await requestToken('robot', { audiences: ['outside'] })).body.status.token;
+  const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as never), { issuer: conf.body.issuer, audience: 'outside' });
+  t.equal(payload.sub, 'system:serviceaccount:default:robot');
 });
