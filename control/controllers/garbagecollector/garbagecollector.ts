@@ -28,6 +28,8 @@ export interface GarbageCollectorOptions {
   mapper?: RestMapper;
   /** "group/resource" keys not to watch (default: core and events.k8s.io events). */
   ignoredResources?: ReadonlySet<string>;
+  /** How long to wait for the monitors' first lists before working anyway (default 120 s). */
+  syncTimeoutMs?: number;
   /** Entries in the cache of owners verified absent (default 1000). */
   absentCacheSize?: number;
 }
@@ -110,7 +112,7 @@ export class GarbageCollector implements Controller {
     try {
       this.mapper = this.opts.mapper ?? await this.discoverUntilDone(signal);
       this.startMonitors();
-      await Promise.all([...this.informers.values()].map((i) => i.waitForSync(signal)));
+      await this.waitForMonitors(signal);
     } catch (err) {
       this.stopHandlers();
       if (signal.aborted) return;
@@ -133,6 +135,22 @@ export class GarbageCollector implements Controller {
       runWorkers(this.attemptToOrphan, n, (uid) => this.attemptToOrphanItem(uid), { onError: onError('attemptToOrphan') }),
     ]);
     this.stopHandlers();
+  }
+
+  /**
+   * Wait for every monitor's first list. One that cannot list (say, a resource this identity may not read) must not
+   * keep the collector idle forever: after syncTimeoutMs it starts anyway. That is safe because no owner is called
+   * gone without a live GET; an unsynced resource only means its objects are not yet in the graph.
+   */
+  private async waitForMonitors(signal: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(this.opts.syncTimeoutMs ?? 120_000);
+    try {
+      await Promise.all([...this.informers.values()].map((i) => i.waitForSync(AbortSignal.any([signal, timeout]))));
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const unsynced = [...this.informers].filter(([, i]) => !i.hasSynced()).map(([k]) => k);
+      this.ctx.log('garbage collector: starting before every monitor synced', { unsynced });
+    }
   }
 
   private stopHandlers(): void {
@@ -166,7 +184,11 @@ export class GarbageCollector implements Controller {
       this.informers.set(key, inf);
       this.unregister.push(inf.addEventHandler({
         onAdd: (o) => this.observe(info, o, false),
-        onUpdate: (_old, o) => this.observe(info, o, false),
+        onUpdate: (old, o) => {
+          // Deleted and re-created under the same name while the watch was down: the old uid is gone.
+          if (old?.metadata?.uid && old.metadata.uid !== o?.metadata?.uid) this.observe(info, old, true);
+          this.observe(info, o, false);
+        },
         onDelete: (o) => this.observe(info, o, true),
       }));
       inf.start(); // idempotent; the host may already have started the factory
