@@ -2,6 +2,8 @@
 // startControllerManager. Pods stay Pending (no scheduler or kubelet): the test plays the kubelet by writing
 // Ready conditions through pods/status, which is what drives availability and so the rollout.
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { V1Deployment, V1Lease, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { RestClient } from '../../../client/rest.ts';
 import { resources } from '../../../client/resources.ts';
@@ -234,4 +236,27 @@ t.test('with leader election the manager holds the kube-controller-manager Lease
   const lease = await client.get<V1Lease>({ ...resources.leases, namespace: 'kube-system', name: 'kube-controller-manager' });
   t.equal(lease.spec!.holderIdentity, 'test-leader');
   t.same(other.controllers, []);
+});
+
+t.test('kts controller-manager: flags, /healthz, clean exit on SIGTERM, bad flags named', async (t) => {
+  const bin = path.resolve(import.meta.dirname, '../../../bin/kts');
+  const child = spawn(bin, ['controller-manager', '--master', cp.server, '--bind-address', '127.0.0.1', '--secure-port', '0',
+    '--leader-elect=false', '--controllers=*,-deployment,-replicaset', '--concurrent-deployment-syncs', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  const url = await until('the serving line', () => /"healthz":"(http:[^"]+)"/.exec(out)?.[1], 60_000, () => out);
+  t.equal(await (await fetch(url)).text(), 'ok');
+  await until('/readyz ok', async () => (await fetch(url.replace('/healthz', '/readyz'))).ok, 60_000, () => out);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits 0 on SIGTERM');
+
+  const bad = spawn(bin, ['controller-manager', '--master', cp.server, '--controllers=bogus', '--secure-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  bad.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const code = await new Promise<number | null>((r) => bad.once('exit', (c) => r(c)));
+  t.not(code, 0);
+  t.match(err, /unknown controller\(s\) "bogus"/);
 });
