@@ -165,3 +165,29 @@ t.test('a namespaced owner in another namespace is absent for the dependent (ups
   await gone('x-dep');
   t.ok(await getCm('x-owner', other), 'the owner elsewhere is untouched');
 });
+
+t.test('foreground deletion through a cycle of blocking references finishes', async (t) => {
+  const a = await mkCm('cyc-a');
+  const b = await mkCm('cyc-b', [ownerRef(a, 'ConfigMap', true)]);
+  await client.patch({ ...cms, name: 'cyc-a' }, 'merge', { metadata: { ownerReferences: [ownerRef(b, 'ConfigMap', true)] } });
+  await client.delete({ ...cms, name: 'cyc-a' }, { propagationPolicy: 'Foreground' });
+  await gone('cyc-a');
+  await gone('cyc-b');
+  t.pass('both gone');
+});
+
+t.test('a deletion left pending while no collector ran is finished by the next one', async (t) => {
+  await gc.stop();
+  const owner = await mkCm('rs-owner');
+  await mkCm('rs-dep', [ownerRef(owner)]);
+  const pending = await client.delete<V1ConfigMap>({ ...cms, name: 'rs-owner' }, { propagationPolicy: 'Orphan' });
+  t.same(pending.metadata?.finalizers, ['orphan']);
+  t.ok(await getCm('rs-owner'), 'without a collector the owner waits on its orphan finalizer');
+  const next = startGarbageCollector(client, { workers: 1 });
+  t.teardown(() => next.stop());
+  await next.synced;
+  await gone('rs-owner');
+  const dep = await getCm('rs-dep');
+  t.ok(dep, 'the dependent stays');
+  t.same(dep?.metadata?.ownerReferences ?? [], [], 'and was orphaned');
+});
