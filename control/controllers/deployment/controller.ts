@@ -12,7 +12,7 @@ import { keyOf } from '../../../client/store.ts';
 import { WorkQueue, runWorkers } from '../../../client/workqueue.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { claimObjects, ownerPatcher, recheckOwner } from '../replicaset/claim.ts';
-import { BY_CONTROLLER, byControllerIndex, controllerOf, copy, errorText, newControllerRef, withKind } from '../replicaset/meta.ts';
+import { BY_CONTROLLER, byControllerIndex, controllerOf, copy, errorText, isConflict, newControllerRef, withKind } from '../replicaset/meta.ts';
 import { DESIRED_REPLICAS } from './history.ts';
 import { PROGRESSING, getCondition, hasProgressDeadline, newCondition, reasons, setCondition } from './progress.ts';
 import { rolloutRecreate } from './recreate.ts';
@@ -62,7 +62,8 @@ export class DeploymentController implements Controller {
     this.ctx.signal.addEventListener('abort', stop, { once: true });
     await runWorkers(this.queue, Math.max(1, workers), (key) => this.sync(key), {
       maxRetries: MAX_RETRIES,
-      onError: (key, err, retries) => this.ctx.log('deployment sync failed', { key, retries, err: errorText(err) }),
+      // A Conflict only means our cache was behind our own last write: retried at once, not worth a line.
+      onError: (key, err, retries) => { if (!isConflict(err)) this.ctx.log('deployment sync failed', { key, retries, err: errorText(err) }); },
     });
     await this.recorder.flush();
   }

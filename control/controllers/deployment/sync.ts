@@ -81,6 +81,9 @@ export class DeploymentSync {
       if (annotationsChanged || minReadyChanged) {
         rs.spec!.minReadySeconds = d.spec?.minReadySeconds ?? 0;
         rs = await this.deps.client.update<V1ReplicaSet>(rsRef(rs), rs);
+        // Later steps of this sync start from rsList again: let them see what we just wrote.
+        const i = rsList.findIndex((x) => x.metadata?.uid === rs.metadata?.uid);
+        if (i >= 0) rsList[i] = rs;
       }
       if (setDeploymentRevision(d, rs.metadata?.annotations?.[REVISION] ?? '')) await this.writeRevision(d);
       if (!getCondition(d.status, PROGRESSING)) {

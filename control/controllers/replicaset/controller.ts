@@ -14,7 +14,7 @@ import { WorkQueue, runWorkers } from '../../../client/workqueue.ts';
 import type { Controller, ControllerContext } from '../controller.ts';
 import { claimObjects, ownerPatcher, recheckOwner } from './claim.ts';
 import { Expectations } from './expectations.ts';
-import { BY_CONTROLLER, byControllerIndex, controllerOf, copy, errorText, newControllerRef, withKind } from './meta.ts';
+import { BY_CONTROLLER, byControllerIndex, controllerOf, copy, errorText, isConflict, newControllerRef, withKind } from './meta.ts';
 import { isPodActive, isPodReady } from './pods.ts';
 import { podFromTemplate } from './pod-template.ts';
 import { podsToDelete } from './ranking.ts';
@@ -69,7 +69,8 @@ export class ReplicaSetController implements Controller {
     if (this.ctx.signal.aborted) stop();
     this.ctx.signal.addEventListener('abort', stop, { once: true });
     await runWorkers(this.queue, Math.max(1, workers), (key) => this.sync(key), {
-      onError: (key, err, retries) => this.ctx.log('replicaset sync failed', { key, retries, err: errorText(err) }),
+      // A Conflict only means our cache was behind our own last write: retried at once, not worth a line.
+      onError: (key, err, retries) => { if (!isConflict(err)) this.ctx.log('replicaset sync failed', { key, retries, err: errorText(err) }); },
     });
     await this.recorder.flush();
   }

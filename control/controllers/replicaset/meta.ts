@@ -1,6 +1,7 @@
 // Small object-metadata helpers the workload controllers share: controller ownerReferences, timestamps that
 // arrive as RFC 3339 strings (the client-node types say Date), and copies of cached objects.
 import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
+import { ApiError } from '../../../api/errors.ts';
 
 /** The ownerReference with controller=true, if any. */
 export function controllerOf(obj: KubernetesObject): V1OwnerReference | undefined {
@@ -58,4 +59,8 @@ export function byControllerIndex(obj: KubernetesObject): string[] {
 /** The object with kind and apiVersion set (list items arrive without them; events and PUTs want them). */
 export function withKind<T extends KubernetesObject>(obj: T, apiVersion: string, kind: string): T {
   return { ...obj, apiVersion, kind };
+}
+
+export function isConflict(err: unknown): boolean {
+  return err instanceof ApiError && err.reason === 'Conflict';
 }

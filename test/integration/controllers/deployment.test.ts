@@ -15,7 +15,7 @@ const cp = await startControlPlane();
 t.teardown(() => cp.stop());
 const client = new RestClient({ server: cp.server, qps: 0 });
 t.teardown(() => client.close());
-const cm = startControllerManager({ client, leaderElect: false, log: () => {} });
+const cm = startControllerManager({ client, leaderElect: false, log: process.env.KTS_TEST_LOG ? (m, f) => console.error(m, JSON.stringify(f)) : () => {} });
 t.teardown(() => cm.stop());
 await cm.ready;
 
