@@ -7,6 +7,7 @@ import { Store } from '../mvcc/store.ts';
 import type { StoreRequest, StoreResponse } from '../mvcc/store.ts';
 import { EtcdError, etcdErrors } from '../mvcc/errors.ts';
 import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
+import { decodeInternalPut, encodeInternalPut } from '../proto/put-codec.ts';
 import type { Consensus } from './consensus.ts';
 import { LeaseClock } from './lease-clock.ts';
 import { encodeSnapshotInSlices, restoreSnapshot } from './snapshot.ts';
@@ -162,7 +163,7 @@ export class EtcdServer {
   propose(req: StoreRequest | { member_update: MemberAttrs }): Promise<StoreResponse> {
     const id = this.nextId();
     const full = { id, ...req } as Waiter['req'];
-    const data = encodeMessage(this.internalType, full);
+    const data = 'put' in req && req.put ? encodeInternalPut(id, req.put) : encodeMessage(this.internalType, full);
     if (data.byteLength > this.maxRequestBytes) return Promise.reject(etcdErrors.requestTooLarge());
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
@@ -197,7 +198,7 @@ export class EtcdServer {
       try {
         // decoded bytes fields are views of the input's type: they must be Buffers (keys are read with toString)
         const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-        req = decodeMessage<InternalRequest>(this.internalType, buf);
+        req = decodeInternalPut(buf) ?? decodeMessage<InternalRequest>(this.internalType, buf);
       } catch (err) {
         this.log('error', `skipping undecodable log entry: ${(err as Error).message}`);
         return;

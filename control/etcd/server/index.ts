@@ -2,6 +2,7 @@
 // and the listeners. Used by main.ts and by tests that want an in-process member.
 import * as grpc from '@grpc/grpc-js';
 import { etcdServices } from '../proto/load.ts';
+import { kvDefinition } from './kv-service.ts';
 import { EtcdServer, memberIdFor, clusterIdFor } from './etcd-server.ts';
 import type { Member } from './etcd-server.ts';
 import { SingleMember } from './single-member.ts';
@@ -130,7 +131,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const membership = raft ? new RaftMembership(server, raft, token) : undefined;
   const svc = etcdServices();
   const hub = new WatchHub(server.store.kv);
-  grpcServer.addService(svc.KV.service, kvService(server));
+  grpcServer.addService(kvDefinition(svc.KV.service), kvService(server));
   grpcServer.addService(svc.Watch.service, watchService(server, hub));
   grpcServer.addService(svc.Lease.service, leaseService(server));
   grpcServer.addService(svc.Cluster.service, clusterService(server, membership));

@@ -4,10 +4,19 @@ import { unary } from './grpc-errors.ts';
 import { checkTxnShape } from '../mvcc/store.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
 import type { EtcdServer } from './etcd-server.ts';
+import { decodePutRequest, encodePutResponse } from '../proto/put-codec.ts';
 import type { DeleteRangeRequest, PutRequest, RangeRequest, TxnRequest, CompactionRequest } from '../mvcc/types.ts';
 
 function requireKey(key: Buffer | undefined): void {
   if (!key || key.length === 0) throw etcdErrors.emptyKey();
+}
+
+/** The KV service definition with Put's request and response read and written by hand (../proto/put-codec.ts). */
+export function kvDefinition(generated: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return {
+    ...generated,
+    Put: { ...generated.Put, requestDeserialize: decodePutRequest, responseSerialize: encodePutResponse as (v: unknown) => Buffer },
+  };
 }
 
 export function kvService(s: EtcdServer): grpc.UntypedServiceImplementation {
