@@ -37,6 +37,8 @@ export interface GarbageCollectorOptions {
 type Obj = KubernetesObject & { metadata?: V1ObjectMeta };
 
 const MAX_CONFLICT_RETRIES = 5;
+/** Dependents orphaned at once for one owner. */
+const ORPHAN_PARALLELISM = 10;
 
 /** A bounded set with least-recently-used eviction. */
 class LruSet {
@@ -338,11 +340,23 @@ export class GarbageCollector implements Controller {
   private async attemptToOrphanItem(uid: string): Promise<void> {
     const node = this.graph.get(uid);
     if (!node || node.virtual) return;
-    for (const dep of [...node.dependents]) {
-      const depInfo = this.mapper.forKind(dep.identity.apiVersion, dep.identity.kind);
-      if (!depInfo || dep.virtual) continue;
-      await this.patchWithRetry(depInfo, dep.identity, undefined, (m) => removeOwnerRefsPatch(m, [uid]));
-    }
+    // Dependents are patched in parallel (as upstream's goroutine per dependent), a bounded number at a time.
+    const deps = [...node.dependents].filter((d) => !d.virtual);
+    let next = 0;
+    let failure: unknown;
+    await Promise.all(Array.from({ length: Math.min(ORPHAN_PARALLELISM, deps.length) }, async () => {
+      while (next < deps.length) {
+        const dep = deps[next++]!;
+        const depInfo = this.mapper.forKind(dep.identity.apiVersion, dep.identity.kind);
+        if (!depInfo) continue;
+        try {
+          await this.patchWithRetry(depInfo, dep.identity, undefined, (m) => removeOwnerRefsPatch(m, [uid]));
+        } catch (err) {
+          failure ??= err; // the others still get their patch; the item is retried as a whole
+        }
+      }
+    }));
+    if (failure) throw failure;
     const info = this.mapper.forKind(node.identity.apiVersion, node.identity.kind);
     if (!info) return;
     if (await this.patchWithRetry(info, node.identity, undefined, (m) => removeFinalizerPatch(m, FINALIZER_ORPHAN))) this.stats.finalizersRemoved++;
