@@ -53,8 +53,8 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
   const c = await startTestCluster({}, kind);
   t.teardown(() => c.stop());
   const k = kubectlFor(c);
-  // A controller-manager (deployment + replicaset controllers, with leader election) runs for the whole suite,
-  // so deployments get ReplicaSets and (Pending) pods as in a real cluster.
+  // A controller-manager (every controller kts has, with leader election) runs for the whole suite, so
+  // deployments get ReplicaSets and (Pending) pods and deletions cascade, as in a real cluster.
   const cm = startControllerManager({ kubeconfig: c.kubeconfigPath, log: () => {} });
   t.teardown(() => cm.stop());
   await cm.ready;
@@ -189,13 +189,21 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
       const gone = await k(['get', 'configmap', name], { allowFail: true });
       t.match(gone.err, /NotFound/);
     }
+    // The controller-manager's garbage collector finishes foreground deletions: give the owner a blocking
+    // dependent that holds a finalizer of its own, so the owner visibly waits on it.
     await k(['create', 'configmap', 'fg']);
+    const uid = (await k(['get', 'configmap', 'fg', '-o', 'jsonpath={.metadata.uid}'])).out;
+    await k(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: {
+      name: 'fg-dep', finalizers: ['example.com/hold'], ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'fg', uid, blockOwnerDeletion: true }] } }) });
     await k(['delete', 'configmap', 'fg', '--cascade=foreground', '--wait=false']);
     const fg = JSON.parse((await k(['get', 'configmap', 'fg', '-o', 'json'])).out);
     t.same(fg.metadata.finalizers, ['foregroundDeletion'], 'foreground deletion waits on its finalizer');
     t.ok(fg.metadata.deletionTimestamp);
-    await k(['patch', 'configmap', 'fg', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
-    t.match((await k(['get', 'configmap', 'fg'], { allowFail: true })).err, /NotFound/, 'removing the last finalizer finishes the delete');
+    await until('the garbage collector to delete the dependent', async () => JSON.parse((await k(['get', 'configmap', 'fg-dep', '-o', 'json'])).out).metadata.deletionTimestamp);
+    t.same(JSON.parse((await k(['get', 'configmap', 'fg', '-o', 'json'])).out).metadata.finalizers, ['foregroundDeletion'], 'still waiting on the dependent');
+    await k(['patch', 'configmap', 'fg-dep', '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await until('the owner to go once its dependent is gone', async () => /NotFound/.test((await k(['get', 'configmap', 'fg'], { allowFail: true })).err));
+    t.pass('removing the dependent\'s finalizer lets the garbage collector finish the owner');
     t.match((await k(['delete', 'deploy', 'web'])).out, 'deployment.apps "web" deleted');
     const dry = await k(['delete', 'deploy', 'api', '--dry-run=server']);
     t.match(dry.out, /deleted \(server dry run\)/);

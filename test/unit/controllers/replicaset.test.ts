@@ -135,5 +135,6 @@ t.test('--controllers selection', async (t) => {
   t.same(selectControllers(['b'], known), ['b']);
   t.same(selectControllers(['-a', '-b', '*'], known), []);
   t.throws(() => selectControllers(['*', 'nope'], known), /unknown controller\(s\) "nope"/);
-  t.same(selectControllers(['*']), ['deployment', 'replicaset'], 'the real registry');
+  t.same(selectControllers(['*']), ['deployment', 'garbage-collector', 'replicaset'], 'the real registry');
+  t.same(selectControllers(['*', '-garbagecollector', '-replicaset-controller']), ['deployment'], 'upstream aliases');
 });
