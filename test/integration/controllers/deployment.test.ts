@@ -2,7 +2,8 @@
 // startControllerManager. Pods stay Pending (no scheduler or kubelet): the test plays the kubelet by writing
 // Ready conditions through pods/status, which is what drives availability and so the rollout.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { V1Deployment, V1Lease, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { RestClient } from '../../../client/rest.ts';
@@ -37,6 +38,8 @@ function deployment(name: string, replicas: number, image: string, extra: Partia
 }
 
 const imageOf = (rs: V1ReplicaSet) => rs.spec?.template?.spec?.containers[0]?.image;
+const exec = promisify(execFile);
+const kubectl = async (args: string[]) => (await exec('kubectl', ['--server', cp.server, '-n', ns, ...args], { timeout: 90_000 })).stdout;
 const listPods = async (selector: string) => (await client.list<V1Pod>(pods, { labelSelector: selector })).items;
 const listRSs = async (selector: string) => (await client.list<V1ReplicaSet>(replicasets, { labelSelector: selector })).items;
 const getD = (name: string) => client.get<V1Deployment>({ ...deployments, name });
@@ -116,6 +119,9 @@ t.test('a template change rolls to a second ReplicaSet', async (t) => {
   t.equal(byRev['1']!.spec!.replicas, 0, 'old RS scaled to zero');
   t.equal(byRev['2']!.spec!.replicas, 3);
   t.equal(imageOf(byRev['2']!), 'nginx:1.26');
+  // kubectl reads the same status fields and conditions to decide a rollout is done.
+  const status = await kubectl(['rollout', 'status', 'deployment/web', '--timeout=60s']);
+  t.match(status, 'deployment "web" successfully rolled out');
   const live = (await listPods('app=web')).filter((p) => !p.metadata?.deletionTimestamp);
   t.equal(live.length, 3);
   t.ok(live.every((p) => p.metadata!.labels!['pod-template-hash'] === byRev['2']!.metadata!.labels!['pod-template-hash']), 'only new pods remain');
