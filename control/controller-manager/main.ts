@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   let isReady = false;
-  void cm.ready.then(() => { isReady = true; });
+  cm.ready.then(() => { isReady = true; }, () => {});
   const health = await startHealthServer(flags.bindAddress, flags.securePort, () => isReady);
   log.info({ controllers: cm.controllers, healthz: `${health.url}/healthz`, leaderElect: flags.leaderElect }, 'serving');
   await new Promise<void>((resolve) => {

@@ -247,17 +247,22 @@ t.test('with leader election the manager holds the kube-controller-manager Lease
 t.test('kts controller-manager: flags, /healthz, clean exit on SIGTERM, bad flags named', async (t) => {
   const bin = path.resolve(import.meta.dirname, '../../../bin/kts');
   const child = spawn(bin, ['controller-manager', '--master', cp.server, '--bind-address', '127.0.0.1', '--secure-port', '0',
-    '--leader-elect=false', '--controllers=*,-deployment,-replicaset', '--concurrent-deployment-syncs', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--controllers=*,-deployment,-replicaset,-garbage-collector', '--concurrent-deployment-syncs', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
   const url = await until('the serving line', () => /"healthz":"(http:[^"]+)"/.exec(out)?.[1], 60_000, () => out);
   t.equal(await (await fetch(url)).text(), 'ok');
+  // Leader election is on by default: ready once it holds the Lease (released by the previous test's manager).
   await until('/readyz ok', async () => (await fetch(url.replace('/healthz', '/readyz'))).ok, 60_000, () => out);
+  const lease = await client.get<V1Lease>({ ...resources.leases, namespace: 'kube-system', name: 'kube-controller-manager' });
+  t.not(lease.spec!.holderIdentity, 'test-leader', 'the process took the Lease over');
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'exits 0 on SIGTERM');
+  const released = await client.get<V1Lease>({ ...resources.leases, namespace: 'kube-system', name: 'kube-controller-manager' });
+  t.equal(released.spec!.holderIdentity ?? '', '', 'and gives the Lease up');
 
   const bad = spawn(bin, ['controller-manager', '--master', cp.server, '--controllers=bogus', '--secure-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
