@@ -5,7 +5,7 @@ import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import type { V1Deployment, V1Lease, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment, V1Lease, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { RestClient } from '../../../client/rest.ts';
 import { resources } from '../../../client/resources.ts';
 import { startControllerManager } from '../../../control/controller-manager/index.ts';
@@ -242,6 +242,43 @@ t.test('with leader election the manager holds the kube-controller-manager Lease
   const lease = await client.get<V1Lease>({ ...resources.leases, namespace: 'kube-system', name: 'kube-controller-manager' });
   t.equal(lease.spec!.holderIdentity, 'test-leader');
   t.same(other.controllers, []);
+});
+
+t.test('minReadySeconds: ready pods count as available only after it', async (t) => {
+  await client.create(deployments, deployment('warm', 1, 'busybox:1.36', { minReadySeconds: 3600 }));
+  await until('1 pod', async () => (await listPods('app=warm')).length === 1);
+  const rs = await until('ready but not available', async () => {
+    await markReady('app=warm');
+    const l = await listRSs('app=warm');
+    return l.length === 1 && l[0]!.status?.readyReplicas === 1 && l[0]!.status?.observedGeneration === l[0]!.metadata!.generation && l[0];
+  });
+  t.equal(rs.spec!.minReadySeconds, 3600, 'copied from the deployment');
+  t.equal(rs.status!.availableReplicas ?? 0, 0, 'ready for less than an hour: not available');
+  const d = await until('deployment status', async () => {
+    const x = await getD('warm');
+    return x.status?.readyReplicas === 1 && x;
+  });
+  t.equal(d.status!.availableReplicas ?? 0, 0);
+  t.equal(d.status!.unavailableReplicas, 1);
+  // Lowering minReadySeconds reaches the RS (the deployment controller updates it) and the pod becomes available.
+  await client.patch({ ...deployments, name: 'warm' }, 'merge', { spec: { minReadySeconds: 1 } });
+  const avail = await until('available', async () => {
+    const x = await getD('warm');
+    return x.status?.availableReplicas === 1 && x;
+  });
+  t.match(avail.status!.conditions!.find((c) => c.type === 'Available'), { status: 'True' });
+  t.equal((await listRSs('app=warm')).length, 1, 'minReadySeconds is not part of the template: no new RS');
+});
+
+t.test('events tell the story', async (t) => {
+  const events = await until('ScalingReplicaSet and SuccessfulCreate events', async () => {
+    const l = (await client.list<CoreV1Event>({ ...resources.events, namespace: ns })).items;
+    return l.some((e) => e.reason === 'ScalingReplicaSet') && l.some((e) => e.reason === 'SuccessfulCreate') && l;
+  });
+  const scaling = events.find((e) => e.reason === 'ScalingReplicaSet' && e.involvedObject.name === 'web')!;
+  t.match(scaling, { type: 'Normal', involvedObject: { kind: 'Deployment' }, source: { component: 'deployment-controller' }, message: /^Scaled (up|down) replica set web-\S+ from \d+ to \d+$/ });
+  const created = events.find((e) => e.reason === 'SuccessfulCreate')!;
+  t.match(created, { involvedObject: { kind: 'ReplicaSet' }, source: { component: 'replicaset-controller' }, message: /^Created pod: / });
 });
 
 t.test('kts controller-manager: flags, /healthz, clean exit on SIGTERM, bad flags named', async (t) => {
