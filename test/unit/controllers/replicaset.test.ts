@@ -138,3 +138,42 @@ t.test('--controllers selection', async (t) => {
   t.same(selectControllers(['*']), ['deployment', 'garbage-collector', 'replicaset'], 'the real registry');
   t.same(selectControllers(['*', '-garbagecollector', '-replicaset-controller']), ['deployment'], 'upstream aliases');
 });
+
+t.test('claiming: adopt matching orphans once the owner is rechecked, release what stops matching', async (t) => {
+  const { claimObjects } = await import('../../../control/controllers/replicaset/claim.ts');
+  const { labelSelectorFromObject } = await import('../../../api/selectors.ts');
+  const owner = { metadata: { name: 'rs', namespace: 'ns', uid: 'me' } };
+  const mk = (name: string, labels: Record<string, string>, ownerUid?: string, extra: Record<string, unknown> = {}): V1Pod => ({
+    metadata: { name, namespace: 'ns', labels, ...(ownerUid ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'x', uid: ownerUid, controller: true }] } : {}), ...extra },
+  });
+  const objs = [
+    mk('mine', { app: 'a' }, 'me'), mk('strayed', { app: 'b' }, 'me'), mk('orphan', { app: 'a' }), mk('others', { app: 'a' }, 'them'),
+    mk('nomatch', { app: 'b' }), mk('dying', { app: 'a' }, undefined, { deletionTimestamp: new Date() }), mk('elsewhere', { app: 'a' }, undefined, { namespace: 'other' }),
+  ];
+  const adopted: string[] = [], released: string[] = [];
+  let rechecks = 0;
+  const res = await claimObjects(objs, {
+    owner, selector: labelSelectorFromObject({ matchLabels: { app: 'a' } }),
+    canAdopt: async () => { rechecks++; },
+    adopt: async (o) => { adopted.push(o.metadata!.name!); },
+    release: async (o) => { released.push(o.metadata!.name!); },
+  });
+  t.same(names(res.claimed), ['mine', 'orphan']);
+  t.same(adopted, ['orphan']);
+  t.same(released, ['strayed']);
+  t.equal(rechecks, 1);
+  t.same(res.errors, []);
+
+  const refused = await claimObjects([mk('o1', { app: 'a' }), mk('o2', { app: 'a' })], {
+    owner, selector: labelSelectorFromObject({ matchLabels: { app: 'a' } }),
+    canAdopt: async () => { throw new Error('original ns/rs is gone'); },
+    adopt: async () => { t.fail('must not adopt'); }, release: async () => {},
+  });
+  t.same(refused.claimed, [], 'no adoption when the owner recheck fails');
+  t.equal(refused.errors.length, 2);
+  const deleting = await claimObjects([mk('o', { app: 'a' }), mk('m', { app: 'b' }, 'me')], {
+    owner: { metadata: { ...owner.metadata, deletionTimestamp: new Date() } }, selector: labelSelectorFromObject({ matchLabels: { app: 'a' } }),
+    canAdopt: async () => {}, adopt: async () => { t.fail('a deleting owner adopts nothing'); }, release: async () => { t.fail('nor releases'); },
+  });
+  t.same(deleting.claimed, []);
+});
