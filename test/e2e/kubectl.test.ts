@@ -252,6 +252,17 @@ async function suite(t: Test, kind: EtcdKind): Promise<void> {
     const missing = await k(['rollout', 'undo', 'deployment/roll', '--to-revision=9'], { allowFail: true });
     t.not(missing.code, 0);
     t.match(missing.err, /unable to find specified revision 9 in history/);
+
+    // restart is a template annotation: a new revision; pause makes undo refuse, resume allows it again.
+    t.match((await k(['rollout', 'restart', 'deployment/roll'])).out, 'deployment.apps/roll restarted');
+    await until('revision 5 from the restart', async () => (await rsOf('5')) !== undefined);
+    t.match((await k(['rollout', 'pause', 'deployment/roll'])).out, 'deployment.apps/roll paused');
+    await until('Progressing DeploymentPaused', async () => /DeploymentPaused/.test((await k(['get', 'deploy', 'roll', '-o', 'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}'])).out));
+    const paused = await k(['rollout', 'undo', 'deployment/roll'], { allowFail: true });
+    t.not(paused.code, 0);
+    t.match(paused.err, /you cannot rollback a paused deployment/);
+    t.match((await k(['rollout', 'resume', 'deployment/roll'])).out, 'deployment.apps/roll resumed');
+    await until('Progressing after resume', async () => !/DeploymentPaused/.test((await k(['get', 'deploy', 'roll', '-o', 'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}'])).out));
   });
 }
 
