@@ -1,7 +1,7 @@
 // Facts about a deployment's ReplicaSets (upstream deployment/util): which one is new (its template equals the
 // deployment's), which are old, how many replicas they hold, in what order they are scaled.
 import type { V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
-import { byCreation, timeMs } from '../replicaset/meta.ts';
+import { byCreation } from '../replicaset/meta.ts';
 import { equalIgnoreHash } from './hash.ts';
 import { DESIRED_REPLICAS } from './history.ts';
 
