@@ -85,10 +85,9 @@ export class Store {
 
   private checkPut(p: PutRequest): void {
     if (!p.key || p.key.length === 0) throw etcdErrors.emptyKey();
-    const cur = this.kv.range(p.key, null).kvs[0];
     if (p.ignore_value && p.value && p.value.length > 0) throw etcdErrors.valueProvided();
     if (p.ignore_lease && leaseId(p.lease) !== NO_LEASE) throw etcdErrors.leaseProvided();
-    if ((p.ignore_value || p.ignore_lease) && !cur) throw etcdErrors.keyNotFound();
+    if ((p.ignore_value || p.ignore_lease) && !this.kv.range(p.key, null).kvs[0]) throw etcdErrors.keyNotFound();
     const lease = leaseId(p.lease);
     if (!p.ignore_lease && lease !== NO_LEASE && !this.lessor.get(lease)) throw etcdErrors.leaseNotFound();
   }

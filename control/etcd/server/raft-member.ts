@@ -371,8 +371,9 @@ export class RaftMember implements Consensus {
   isLeader(): boolean { return this.leader; }
 
   status(): ConsensusStatus {
-    const st = this.node.status();
-    return { memberId: this.opts.memberId, leaderId: String(st.lead), term: st.term, commitIndex: st.commit, appliedIndex: this.applied };
+    // every response header asks: read the fields, not RawNode.status() (which builds per-member progress)
+    const r = this.node.raft;
+    return { memberId: this.opts.memberId, leaderId: String(r.lead), term: r.term, commitIndex: r.raftLog.committed, appliedIndex: this.applied };
   }
 
   forwardLeaseRenew(id: string): Promise<number> {

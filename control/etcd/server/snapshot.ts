@@ -14,23 +14,24 @@ export interface SnapshotMember { ID: string; name: string; peerURLs: string[]; 
 export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Buffer {
   const w = snapshotWriter(store, members);
   while (!w.step(Infinity));
-  return w.buf;
+  return w.buf();
 }
 
 /**
  * The same bytes, encoded a slice at a time between event-loop turns so that a large snapshot does not hold up
  * requests on this member. The state is captured when this is called: key versions are never changed in
- * place (a write adds a new version), so encoding the captured list later gives the state at the call.
+ * place (a write adds a new version), so encoding the captured list later gives the state at the call. Only
+ * the capture (one pass copying version references) is synchronous; sizing and writing run in slices.
  */
 export async function encodeSnapshotInSlices(store: Store, members: SnapshotMember[] = []): Promise<Buffer> {
   const w = snapshotWriter(store, members);
   while (!w.step(SLICE_VERSIONS)) await new Promise((r) => setImmediate(r));
-  return w.buf;
+  return w.buf();
 }
 
 const SLICE_VERSIONS = 2000;
 
-function snapshotWriter(store: Store, members: SnapshotMember[]): { buf: Buffer; step(n: number): boolean } {
+function snapshotWriter(store: Store, members: SnapshotMember[]): { buf(): Buffer; step(n: number): boolean } {
   const t = messageType('ktsetcd.StoreSnapshot');
   // The small fields through protobufjs; the key versions (nearly all of the bytes) written directly: a
   // protobuf message may carry its fields in any order, so appending more `kvs` fields is the same message.
@@ -107,17 +108,36 @@ function writeNumberField(buf: Buffer, pos: number, tag: number, n: number | big
   return writeVarint(buf, pos, n);
 }
 
-/** head followed by one StoreSnapshot.kvs field (3) per version; step(n) writes n more, true when done. */
-function kvsWriter(head: Uint8Array, kvs: KeyValue[]): { buf: Buffer; step(n: number): boolean } {
-  const leases = kvs.map((kv) => (kv.lease === '0' ? 0 : BigInt.asUintN(64, BigInt(kv.lease))));
-  const sizes = kvs.map((kv, i) => kvBodySize(kv, leases[i]));
+/**
+ * head followed by one StoreSnapshot.kvs field (3) per version. step(n) does n versions' worth of work: first
+ * sizing every version, then (once the buffer is allocated) writing them; true when done.
+ */
+function kvsWriter(head: Uint8Array, kvs: KeyValue[]): { buf(): Buffer; step(n: number): boolean } {
+  const leases: Array<number | bigint> = new Array(kvs.length);
+  const sizes: number[] = new Array(kvs.length);
   let total = head.byteLength;
-  for (const s of sizes) total += 1 + varintSize(s) + s;
-  const buf = Buffer.allocUnsafe(total);
-  buf.set(head, 0);
-  let pos = head.byteLength;
+  let sized = 0;
+  let buf: Buffer | undefined;
+  let pos = 0;
   let i = 0;
   const step = (n: number): boolean => {
+    if (sized < kvs.length) {
+      const stop = Math.min(kvs.length, sized + n);
+      for (; sized < stop; sized++) {
+        const kv = kvs[sized];
+        const lease = kv.lease === '0' ? 0 : BigInt.asUintN(64, BigInt(kv.lease));
+        const size = kvBodySize(kv, lease);
+        leases[sized] = lease;
+        sizes[sized] = size;
+        total += 1 + varintSize(size) + size;
+      }
+      return false;
+    }
+    if (!buf) {
+      buf = Buffer.allocUnsafe(total);
+      buf.set(head, 0);
+      pos = head.byteLength;
+    }
     const stop = Math.min(kvs.length, i + n);
     for (; i < stop; i++) {
       const kv = kvs[i];
@@ -134,5 +154,11 @@ function kvsWriter(head: Uint8Array, kvs: KeyValue[]): { buf: Buffer; step(n: nu
     if (pos !== total) throw new Error(`snapshot encoding: wrote ${pos} of ${total} bytes`);
     return true;
   };
-  return { buf, step };
+  return {
+    step,
+    buf: () => {
+      if (!buf || i < kvs.length) throw new Error('snapshot encoding: not finished');
+      return buf;
+    },
+  };
 }

@@ -28,16 +28,32 @@ export function snapshotFileName(term: number, index: number): string {
   return `${term.toString(16).padStart(16, '0')}-${index.toString(16).padStart(16, '0')}.snap`;
 }
 
-export function encodeSnapshot(s: Snapshot): Buffer {
+/** The file's bytes before the application data: magic, CRC (of everything after it), metadata. */
+function fileHead(s: Snapshot, crcOfRest: (lenAndMeta: Buffer) => number): Buffer {
   const meta = Buffer.from(JSON.stringify(s.metadata));
-  const body = Buffer.allocUnsafe(4 + meta.byteLength + s.data.byteLength);
-  body.writeUInt32LE(meta.byteLength, 0);
-  meta.copy(body, 4);
-  body.set(s.data, 4 + meta.byteLength);
-  const crc = Buffer.allocUnsafe(4);
-  crc.writeUInt32LE(crc32(body), 0);
-  return Buffer.concat([MAGIC, crc, body]);
+  const head = Buffer.allocUnsafe(MAGIC.byteLength + 8 + meta.byteLength);
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(meta.byteLength, MAGIC.byteLength + 4);
+  meta.copy(head, MAGIC.byteLength + 8);
+  head.writeUInt32LE(crcOfRest(head.subarray(MAGIC.byteLength + 4)), MAGIC.byteLength);
+  return head;
 }
+
+export function encodeSnapshot(s: Snapshot): Buffer {
+  const head = fileHead(s, (lenAndMeta) => crc32(s.data, crc32(lenAndMeta)));
+  return Buffer.concat([head, s.data]);
+}
+
+/** crc32 over data in slices between event-loop turns (a snapshot can be hundreds of MB). */
+async function crc32InSlices(data: Uint8Array, initial: number): Promise<number> {
+  let crc = initial;
+  for (let off = 0; off < data.byteLength; off += CRC_SLICE) {
+    if (off > 0) await new Promise((r) => setImmediate(r));
+    crc = crc32(data.subarray(off, Math.min(data.byteLength, off + CRC_SLICE)), crc);
+  }
+  return crc;
+}
+const CRC_SLICE = 4 * 1024 * 1024;
 
 function isNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -88,11 +104,22 @@ export class Snapshotter {
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
     const path = join(this.dir, name);
     const tmp = `${path}.tmp`;
-    const buf = encodeSnapshot(s);
+    // header and data as two writes: the data (the whole state machine) is never copied
+    const meta = Buffer.from(JSON.stringify(s.metadata));
+    const lenAndMeta = Buffer.allocUnsafe(4 + meta.byteLength);
+    lenAndMeta.writeUInt32LE(meta.byteLength, 0);
+    meta.copy(lenAndMeta, 4);
+    const crc = await crc32InSlices(s.data, crc32(lenAndMeta));
+    const head = fileHead(s, () => crc);
+    const data = Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength);
     const f = await open(tmp, 'w');
     try {
       let done = 0;
-      while (done < buf.byteLength) done += (await f.write(buf, done, buf.byteLength - done, done)).bytesWritten;
+      const total = head.byteLength + data.byteLength;
+      while (done < total) {
+        const bufs = done < head.byteLength ? [head.subarray(done), data] : [data.subarray(done - head.byteLength)];
+        done += (await f.writev(bufs, done)).bytesWritten;
+      }
       await f.sync();
     } finally {
       await f.close();
