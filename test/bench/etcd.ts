@@ -11,11 +11,14 @@ import os from 'node:os';
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
 import type { Cluster } from '../integration/store/fixtures/clusters.ts';
 import { etcdctl } from '../integration/store/fixtures/suite.ts';
+import { leaderName } from '../integration/store/fixtures/durability.ts';
 
 interface Result {
   load: string; kind: string; writesPerSec: number; slowest: number; stddev: number; pass: boolean; raw: string;
   /** CPU (user + system) each member used during the run, in ms per write: independent of how busy the machine is. */
   cpuPerWrite: number[];
+  /** Which member led at the end of the run (-1: unknown). */
+  leaderIndex: number;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
@@ -38,7 +41,9 @@ async function checkPerf(c: Cluster, load: string): Promise<Result> {
   const out = r.stdout + r.stderr;
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
   const writes = num(/(\d+(?:\.\d+)?) writes\/s/) * 60;
+  const leader = await leaderName(c, c.members.map((m) => m.name));
   return {
+    leaderIndex: c.members.findIndex((m) => m.name === leader),
     cpuPerWrite: cpuAfter.map((a, i) => (1000 * (a - cpuBefore[i])) / writes),
     load, kind: c.kind, raw: out,
     writesPerSec: num(/(\d+(?:\.\d+)?) writes\/s/),
@@ -72,11 +77,13 @@ console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).jo
 const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(14))).join(' ');
 console.log(row(['load', 'etcd w/s', 'kts w/s', 'ratio', 'etcd slowest', 'kts slowest', 'etcd', 'kts']));
 for (const load of loads) {
-  const nan: Result = { load, kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [] };
+  const nan: Result = { load, kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [], leaderIndex: -1 };
   const e = results.find((r) => r.kind === 'etcd' && r.load === load) ?? nan;
   const k = results.find((r) => r.kind === 'kts' && r.load === load) ?? nan;
   console.log(row([load, e.writesPerSec.toFixed(0), k.writesPerSec.toFixed(0), (k.writesPerSec / e.writesPerSec).toFixed(2),
     `${e.slowest.toFixed(3)}s`, `${k.slowest.toFixed(3)}s`, e.pass ? 'PASS' : 'FAIL', k.pass ? 'PASS' : 'FAIL']));
 }
-console.log('\nCPU (user + system) per write, ms, each member (the busiest is the leader):');
-for (const r of results) console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.cpuPerWrite.map((c) => c.toFixed(3)).join('  ')}`);
+console.log('\nCPU (user + system) per write, ms, each member (* the leader):');
+for (const r of results) {
+  console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.cpuPerWrite.map((c, i) => `${c.toFixed(3)}${i === r.leaderIndex ? '*' : ' '}`).join(' ')}`);
+}
