@@ -54,11 +54,12 @@ const kubectl = (...args: string[]) => run('kubectl', kubectlArgs(args), { timeo
 const nodeName = `node-${node.suffix}`;
 // The apiserver dials the kubelet at the node's InternalIP: the kubelet runs on the host, so it serves and reports
 // the host side of the node link (the node's own address lives inside the netns, where containerd streams).
+const kubeletPort = await freePort();
 const kubelet = spawn(path.join(ROOT, 'bin/kts'), ['kubelet', '--kubeconfig', kubeconfig,
   '--container-runtime-endpoint', node.endpoint, '--node-ip', node.hostSideIP!, '--hostname-override', nodeName,
   '--root-dir', path.join(node.dir, 'kubelet'), '--pod-logs-dir', path.join(node.dir, 'pods'),
   '--cgroup-root', node.cgroupParent, '--pod-cidr', node.podCidr, '--cni-conf-dir', node.cniConfDir,
-  '--address', node.hostSideIP!, '--port', String(await freePort())], { stdio: ['ignore', 'ignore', 'pipe'] });
+  '--address', node.hostSideIP!, '--port', String(kubeletPort)], { stdio: ['ignore', 'ignore', 'pipe'] });
 let kubeletLog = '';
 kubelet.stderr!.on('data', (d: Buffer) => { kubeletLog = (kubeletLog + d.toString()).slice(-6000); });
 t.teardown(() => stopChild(kubelet));
@@ -154,11 +155,17 @@ t.test('the SPDY fallback (KUBECTL_PORT_FORWARD_WEBSOCKETS=false) is relayed too
 
 t.test('a port with nothing listening: kubectl reports the error, the daemons keep serving', async (t) => {
   const pf = await portForward(t, 'pod/web', 81);
+  const exited = new Promise<number | null>((r) => pf.child.once('exit', (code) => r(code)));
   const refused = await curl(pf.localPort);
   t.not(refused.code, 0, 'no page from a closed port');
   const said = await until('kubectl reports the forwarding error', () =>
-    /error forwarding port 81|an error occurred forwarding/.test(pf.err()) && pf.err(), 30_000, () => pf.err());
-  t.match(said, /81/);
+    /error forwarding port 81/.test(pf.err()) && pf.err(), 30_000, () => pf.err());
+  t.match(said, /an error occurred forwarding \d+ -> 81: error forwarding port 81 to pod .*connection refused/,
+    'the runtime\'s error reaches kubectl on the error stream');
+  // kubectl 1.32 (client-go portforward.go) closes the connection after a stream error and exits with
+  // "lost connection to pod", against any apiserver: it ends on its own, not by a crash of ours.
+  t.equal(await exited, 1, 'kubectl exits with status 1');
+  t.match(pf.err(), /error: lost connection to pod/);
   t.ok(alive(cp.apiserverPid), 'apiserver alive');
   t.equal(kubelet.exitCode, null, 'kubelet alive');
   const again = await portForward(t, 'pod/web', 80);
@@ -166,18 +173,29 @@ t.test('a port with nothing listening: kubectl reports the error, the daemons ke
   t.match(page.stdout, /hello from busybox httpd/, 'a new port-forward works afterwards');
 });
 
-t.test('SIGTERM to kubectl port-forward leaves no stray process', async (t) => {
-  const pf = await portForward(t, 'pod/web', 80);
-  t.match((await curl(pf.localPort)).stdout, /hello from busybox httpd/);
-  const pid = pf.child.pid!;
-  const family = [pid, ...await childrenOf(pid)];
-  const exited = new Promise((r) => pf.child.once('exit', r));
-  process.kill(pid, 'SIGTERM');
-  await exited;
-  await until('kubectl and its children gone', () => family.every((p) => !alive(p)), 30_000, () => `still alive: ${family.filter(alive)}`);
-  t.ok(family.every((p) => !alive(p)), `no process left of ${family.join(', ')}`);
-  const closed = await curl(pf.localPort);
-  t.not(closed.code, 0, 'the local port is closed');
-  t.ok(alive(cp.apiserverPid), 'apiserver alive');
-  t.equal(kubelet.exitCode, null, 'kubelet alive');
-});
+for (const [mode, env] of [['SPDY in WebSocket', {}], ['SPDY fallback', { KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' }]] as const) {
+  t.test(`SIGTERM to kubectl port-forward (${mode}) leaves no stray process or connection`, async (t) => {
+    // The tunnel's hops: apiserver -> kubelet, and kubelet -> containerd's streaming server (on the node IP).
+    const established = async (filter: string) => (await run('ss', ['-Htn', 'state', 'established', filter])).stdout.trim();
+    const toKubelet = `( dport = :${kubeletPort} )`;
+    const toRuntime = `( dst ${node.nodeIP} )`;
+    await until('earlier tunnels closed', async () => (await established(toKubelet)) === '' && (await established(toRuntime)) === '', 30_000);
+    const pf = await portForward(t, 'pod/web', 80, env);
+    t.match((await curl(pf.localPort)).stdout, /hello from busybox httpd/, 'forwarding');
+    t.not(await established(toKubelet), '', 'apiserver -> kubelet connection while forwarding');
+    t.not(await established(toRuntime), '', 'kubelet -> streaming server connection while forwarding');
+    const pid = pf.child.pid!;
+    const family = [pid, ...await childrenOf(pid)];
+    const exited = new Promise((r) => pf.child.once('exit', r));
+    process.kill(pid, 'SIGTERM');
+    await exited;
+    await until('kubectl and its children gone', () => family.every((p) => !alive(p)), 30_000, () => `still alive: ${family.filter(alive)}`);
+    t.ok(family.every((p) => !alive(p)), `no process left of ${family.join(', ')}`);
+    const closed = await curl(pf.localPort);
+    t.not(closed.code, 0, 'the local port is closed');
+    t.equal(await until('no apiserver -> kubelet connection left', async () => (await established(toKubelet)) === '' && 'none', 30_000), 'none', 'apiserver -> kubelet connection closed');
+    t.equal(await until('no kubelet -> streaming server connection left', async () => (await established(toRuntime)) === '' && 'none', 30_000), 'none', 'kubelet -> streaming server connection closed');
+    t.ok(alive(cp.apiserverPid), 'apiserver alive');
+    t.equal(kubelet.exitCode, null, 'kubelet alive');
+  });
+}
