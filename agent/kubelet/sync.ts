@@ -4,7 +4,7 @@
 import type { V1Container, V1LifecycleHandler, V1Pod } from '@kubernetes/client-node';
 import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
-import type { PodSandboxConfig, RuntimeService } from '../cri/types.ts';
+import type { Image, PodSandboxConfig, RuntimeService } from '../cri/types.ts';
 import { isNotFound } from '../cri/types.ts';
 import type { ProbeManager } from '../probes/manager.ts';
 import { resolvePort } from '../probes/checkers.ts';
@@ -46,8 +46,9 @@ export interface SyncDeps {
   restartBackoff?: Backoff;
   pullBackoff?: Backoff;
   /**
-   * How many pod sandboxes may be created at once. Sandbox creation (netns, CNI, pause container) is the
-   * costly step; a burst of parallel ones makes every one slow, fewer at a time finish sooner each.
+   * How many pod sandboxes may be created at once (default: no limit, as upstream). A limit queues pods
+   * inside the kubelet where no CRI timing shows it: at 5 pods/s on 2 cores a limit of 4 made the paced
+   * p50 ~10x the CRI floor while containerd sat partly idle (agent/kubelet/README.md, "Pod startup").
    */
   sandboxParallelism?: number;
 }
@@ -58,6 +59,8 @@ interface PodState {
   /** Containers a liveness/startup failure asked to restart: id -> message. */
   unhealthy: Map<string, string>;
   sandboxConfig?: PodSandboxConfig;
+  /** ImageStatus answers started early in this sync (while the sandbox is made), by image. */
+  imagePresence?: Map<string, Promise<Image | null>>;
   /** Whether this sync changed anything in the runtime (if not, the relist it started from is still current). */
   mutated: boolean;
 }
@@ -79,7 +82,7 @@ export class PodSyncer {
     this.now = deps.now ?? Date.now;
     this.restartBackoff = deps.restartBackoff ?? new Backoff();
     this.pullBackoff = deps.pullBackoff ?? new Backoff();
-    this.sandboxLimiter = new Limiter(deps.sandboxParallelism ?? 4);
+    this.sandboxLimiter = new Limiter(deps.sandboxParallelism ?? Number.POSITIVE_INFINITY);
   }
 
   private state(uid: string): PodState {
@@ -121,6 +124,7 @@ export class PodSyncer {
     st.waiting = new Map();
     st.podMessage = undefined;
     st.mutated = false;
+    st.imagePresence = undefined;
     try {
       await this.step(pod, rt, st);
     } finally {
@@ -170,6 +174,8 @@ export class PodSyncer {
       const cfg = sandboxConfig(pod, { logRoot: this.d.config.logRoot, cgroupRoot: this.d.config.cgroupRoot,
         clusterDNS: this.d.config.clusterDNS, clusterDomain: this.d.config.clusterDomain, attempt });
       await mkdir(cfg.log_directory!, { recursive: true });
+      // The image checks do not depend on the sandbox: ask them now, so they are answered when containers start.
+      st.imagePresence = this.prefetchImageStatus(pod);
       let id: string;
       try {
         id = await this.sandboxLimiter.run(() => this.d.runtime.runPodSandbox(cfg));
@@ -288,6 +294,20 @@ export class PodSyncer {
     return true;
   }
 
+  /** ImageStatus for each image the pod's first containers will check (not for pull policy Always). */
+  private prefetchImageStatus(pod: V1Pod): Map<string, Promise<Image | null>> {
+    const out = new Map<string, Promise<Image | null>>();
+    const first = pod.spec?.initContainers?.[0] ? [pod.spec.initContainers[0]] : (pod.spec?.containers ?? []);
+    for (const c of first) {
+      const image = c.image ?? '';
+      if (!image || out.has(image) || imagePullPolicy(c) === 'Always') continue;
+      const p = this.d.runtime.imageStatus(image);
+      p.catch(() => {}); // a failure is seen (and handled) when ensureImage awaits it
+      out.set(image, p);
+    }
+    return out;
+  }
+
   private async ensureImage(pod: V1Pod, c: V1Container, st: PodState): Promise<boolean> {
     const uid = pod.metadata?.uid ?? '';
     const image = c.image ?? '';
@@ -295,8 +315,10 @@ export class PodSyncer {
       st.waiting.set(c.name, { reason: 'InvalidImageName', message: `container ${c.name} has no image` });
       return false;
     }
-    const policy = c.imagePullPolicy ?? (/:latest$/.test(image) || !/:[^/]+$/.test(image.replace(/@.*$/, '')) ? 'Always' : 'IfNotPresent');
-    const present = policy === 'Always' ? null : await this.d.runtime.imageStatus(image);
+    const policy = imagePullPolicy(c);
+    const early = st.imagePresence?.get(image);
+    st.imagePresence?.delete(image); // an answer is used once: a later container of the same image asks again
+    const present = policy === 'Always' ? null : await (early ?? this.d.runtime.imageStatus(image));
     if (present) return true;
     if (policy === 'Never') {
       const message = `Container image "${image}" is not present with pull policy of Never`;
@@ -462,6 +484,12 @@ export class PodSyncer {
     }
     return removed;
   }
+}
+
+/** The container's pull policy, defaulted as upstream: Always for :latest or untagged images. */
+function imagePullPolicy(c: V1Container): string {
+  const image = c.image ?? '';
+  return c.imagePullPolicy ?? (/:latest$/.test(image) || !/:[^/]+$/.test(image.replace(/@.*$/, '')) ? 'Always' : 'IfNotPresent');
 }
 
 function nextAttempt(instances: RuntimeContainer[]): number {
