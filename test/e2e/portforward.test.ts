@@ -199,3 +199,14 @@ for (const [mode, env] of [['SPDY in WebSocket', {}], ['SPDY fallback', { KUBECT
     t.equal(kubelet.exitCode, null, 'kubelet alive');
   });
 }
+
+t.test('the same SPDY relay serves kubectl exec\'s SPDY fallback (KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false)', async (t) => {
+  const r = await run('kubectl', kubectlArgs(['exec', 'web', '-v=6', '--', 'sh', '-c', 'echo out; echo err >&2']),
+    { timeout: 60_000, env: { ...process.env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } });
+  t.equal(r.stdout, 'out\n');
+  t.match(r.stderr, /err\n/);
+  t.match(r.stderr, /POST http:\/\/127\.0\.0\.1:\d+\/api\/v1\/namespaces\/default\/pods\/web\/exec\?.* 101/, 'kubectl sent a SPDY upgrade');
+  const failed = await run('kubectl', kubectlArgs(['exec', 'web', '--', 'sh', '-c', 'exit 3']),
+    { timeout: 60_000, env: { ...process.env, KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } }).then(() => 0, (e: { code: number }) => e.code);
+  t.equal(failed, 3, 'the exit code comes back over the SPDY error stream');
+});
