@@ -6,6 +6,7 @@ const commands: Record<string, { module: string; about: string }> = {
   'controller-manager': { module: '../control/controller-manager/main.ts', about: 'kube-controller-manager: deployment and replicaset controllers' },
   kubelet: { module: '../agent/kubelet/main.ts', about: 'node agent: runs pods in containerd over CRI' },
   proxy: { module: '../agent/proxy/main.ts', about: 'kube-proxy: Services in iptables or ipvs' },
+  agent: { module: '../agent/kubelet/agent.ts', about: 'kubelet and kube-proxy in one process: kts agent <kubelet flags> -- <proxy flags>' },
   images: { module: '../agent/images/main.ts', about: 'build the pause and busybox images and import them into containerd' },
   lab: { module: '../lab/main.ts', about: 'a whole cluster on this machine: kts lab up | down | status' },
   pki: { module: '../control/pki/main.ts', about: 'write a cluster CA, apiserver serving certificate and admin kubeconfig' },

@@ -1,7 +1,7 @@
 // kts kubelet: the node agent. Flags use the upstream names; --config reads a KubeletConfiguration.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { flushCompileCache } from 'node:module';
+import nodeModule from 'node:module';
 import { loadConfig } from '../../client/kubeconfig.ts';
 import { RestClient } from '../../client/rest.ts';
 import { CriClient } from '../cri/client.ts';
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<void> {
   log('kubelet started', { node: cfg.nodeName, nodeIP: kubelet.nodeIP, runtime: cfg.containerRuntimeEndpoint, port });
   // With NODE_COMPILE_CACHE set, write the cache now: a daemon may never exit cleanly, and the next start
   // then skips type stripping (agent/kubelet/README.md, "Memory").
-  flushCompileCache();
+  nodeModule.flushCompileCache?.(); // absent before Node 22.10
   await notifyReady(`node ${cfg.nodeName} registered`);
   await new Promise(() => {});
 }

@@ -2,7 +2,7 @@
 // mode (default) or ipvs mode (falling back to iptables, loudly, when the kernel has no IP_VS).
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { flushCompileCache } from 'node:module';
+import nodeModule from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
 import pino from 'pino';
 import { applyFlags, defaultConfig, parseConfigFile, validate } from './config.ts';
@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
   const running = await runProxy(cfg, { source, log, events });
   log.info({ healthz: running.healthz, metrics: running.metrics }, 'serving');
   // With NODE_COMPILE_CACHE set, write the cache now rather than at an exit that may never come cleanly.
-  flushCompileCache();
+  nodeModule.flushCompileCache?.(); // absent before Node 22.10
   await new Promise<void>((resolve) => {
     const bye = () => resolve();
     process.once('SIGTERM', bye);

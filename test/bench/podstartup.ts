@@ -3,7 +3,9 @@
 // Starts the real node agents as child processes, the way the lab and the systemd units run them: `bin/kts
 // kubelet` on the host against a containerd in a test network namespace, and `bin/kts proxy` inside that
 // namespace. Then:
-//   1. idle RSS: once the node is Ready and the proxy has synced, VmRSS of both processes (target: sum <= 120 MB);
+//   1. idle RSS: once the node is Ready and the proxy has synced, VmRSS of both processes (target: sum <= 120 MB),
+//      after a first start (empty compile cache) and after a restart (warm cache); also of one `kts agent`
+//      process running both (agent/kubelet/agent.ts);
 //   2. pod startup, paced: N pods created at a uniform 5 pods/s (clusterloader2's Uniform5qps latency pods,
 //      the method upstream's pod-startup SLO is measured with): p50/p99 of create -> Running+Ready seen by a
 //      watch. The 1 s p99 target is judged on this run;
@@ -14,7 +16,8 @@
 // from containerd's side keeps the kubelet's own event-loop delays out of the floor, which a client-side
 // timer inside the kubelet would include.
 //
-// Needs root (network namespace, containerd). Run: npm run bench:podstartup [-- --pods N] [--rate R] [--cpu-prof DIR]
+// Needs root (network namespace, containerd).
+// Run: npm run bench:podstartup [-- --pods N] [--rate R] [--rss-only] [--node-options "<flags>"] [--cpu-prof DIR]
 // With --cpu-prof DIR the kubelet runs under node --cpu-prof and writes its profile into DIR when stopped;
 // summarise it with: node test/bench/cpuprofile-top.ts DIR/<file>.cpuprofile
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -210,22 +213,35 @@ current-context: bench
   const alive = (c: Agent, what: string) => {
     if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${what} exited:\n${c.log()}`);
   };
-  /** Starts both agents as the lab does and waits until the node is Ready and the proxy has synced. */
-  const startAgents = async (env: NodeJS.ProcessEnv, kubeletEnv = env) => {
+  /**
+   * Starts both agents as the lab does (or, combined, as one `kts agent` process inside the node's netns) and
+   * waits until the node is Ready and the proxy has synced.
+   */
+  const startAgents = async (env: NodeJS.ProcessEnv, kubeletEnv = env, combined = false) => {
     const kubeletPort = await freePort();
-    const kubelet = startChild(path.join(ROOT, 'bin/kts'), ['kubelet', '--kubeconfig', path.join(dir, 'kubelet.kubeconfig'),
+    const healthzPort = await freePort();
+    const metricsPort = await freePort();
+    const kubeletArgs = (kubeconfig: string) => ['--kubeconfig', kubeconfig,
       '--container-runtime-endpoint', node!.endpoint, '--node-ip', node!.nodeIP!, '--hostname-override', nodeName,
       '--root-dir', path.join(dir, 'kubelet'), '--pod-logs-dir', path.join(dir, 'pods'), '--cgroup-root', node!.cgroupParent,
       '--pod-cidr', node!.podCidr, '--cni-conf-dir', node!.cniConfDir, '--address', '127.0.0.1', '--port', String(kubeletPort),
-      '--tls-cert-file', path.join(dir, 'kubelet.crt'), '--tls-private-key-file', path.join(dir, 'kubelet.key')], kubeletEnv);
-    children.push(kubelet.child);
-    const healthzPort = await freePort();
-    const metricsPort = await freePort();
-    // `ip netns exec` and bin/kts both exec, so the child's PID is the proxy's node process.
-    const proxy = startChild('ip', ['netns', 'exec', node!.netns, path.join(ROOT, 'bin/kts'), 'proxy',
-      '--kubeconfig', path.join(dir, 'proxy.kubeconfig'), '--hostname-override', nodeName, '--cluster-cidr', node!.podCidr,
-      '--healthz-bind-address', `127.0.0.1:${healthzPort}`, '--metrics-bind-address', `127.0.0.1:${metricsPort}`], env);
-    children.push(proxy.child);
+      '--tls-cert-file', path.join(dir, 'kubelet.crt'), '--tls-private-key-file', path.join(dir, 'kubelet.key')];
+    const proxyArgs = ['--kubeconfig', path.join(dir, 'proxy.kubeconfig'), '--hostname-override', nodeName, '--cluster-cidr', node!.podCidr,
+      '--healthz-bind-address', `127.0.0.1:${healthzPort}`, '--metrics-bind-address', `127.0.0.1:${metricsPort}`];
+    let kubelet: Agent;
+    let proxy: Agent;
+    if (combined) {
+      // In the netns (the proxy's rules must land there), reaching the API through the forwarder.
+      kubelet = proxy = startChild('ip', ['netns', 'exec', node!.netns, path.join(ROOT, 'bin/kts'), 'agent',
+        ...kubeletArgs(path.join(dir, 'proxy.kubeconfig')), '--', ...proxyArgs], env);
+      children.push(kubelet.child);
+    } else {
+      kubelet = startChild(path.join(ROOT, 'bin/kts'), ['kubelet', ...kubeletArgs(path.join(dir, 'kubelet.kubeconfig'))], kubeletEnv);
+      children.push(kubelet.child);
+      // `ip netns exec` and bin/kts both exec, so the child's PID is the proxy's node process.
+      proxy = startChild('ip', ['netns', 'exec', node!.netns, path.join(ROOT, 'bin/kts'), 'proxy', ...proxyArgs], env);
+      children.push(proxy.child);
+    }
     const since = Math.floor(Date.now() / 1000) * 1000; // conditions carry whole seconds
     await until('node Ready', async () => {
       alive(kubelet, 'kubelet');
@@ -255,11 +271,17 @@ current-context: bench
   };
 
   // 1. Idle footprint: a first start with an empty compile cache, then a restart with the cache it wrote
-  //    (what a node runs after its first boot; systemd keeps the cache in /var/cache/kts).
+  //    (what a node runs after its first boot; systemd keeps the cache in /var/cache/kts). Between the two,
+  //    both agents in one `kts agent` process; the two processes of the restart stay up for the pod runs.
   const env = nodeAgentEnv(nodeCompileCacheDir(dir), NODE_OPTIONS);
   const first = await startAgents(env);
   const cold = await idleFootprint(first, 5);
   await Promise.all([stopChild(first.kubelet.child), stopChild(first.proxy.child)]);
+  const combinedFirst = await startAgents(env, env, true); // compiles agent/kubelet/agent.ts into the cache
+  await stopChild(combinedFirst.kubelet.child);
+  const combinedAgent = await startAgents(env, env, true);
+  const combined = await idleFootprint(combinedAgent, 15);
+  await stopChild(combinedAgent.kubelet.child);
   const kubeletEnv = PROFILE_DIR ? { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS} --cpu-prof --cpu-prof-dir=${path.resolve(PROFILE_DIR)}` } : env;
   const { kubelet, proxy } = await startAgents(env, kubeletEnv);
   const idle = await idleFootprint({ kubelet, proxy }, 15);
@@ -271,6 +293,8 @@ current-context: bench
     console.log('idle RSS (VmRSS once the node is Ready and the proxy synced; last sample, peak in brackets):');
     console.log(`  restart, warm compile cache: ${line(idle)} against ${RSS_TARGET_MB} MB: ${idle.last.kubelet + idle.last.proxy <= RSS_TARGET_MB * 1024 ? 'met' : 'missed'}`);
     console.log(`  first start, cold cache:     ${line(cold)}`);
+    console.log(`  one \`kts agent\` process (kubelet + proxy), warm: ${mb(combined.last.kubelet)} (${mb(combined.peak.kubelet)}) ` +
+      `against ${RSS_TARGET_MB} MB: ${combined.last.kubelet <= RSS_TARGET_MB * 1024 ? 'met' : 'missed'}`);
     console.log(`  PSS, warm (the node binary's shared pages counted once): kubelet ${mb(idle.pss.kubelet)}   proxy ${mb(idle.pss.proxy)}   ` +
       `sum ${mb(idle.pss.kubelet + idle.pss.proxy)}`);
   };

@@ -8,7 +8,7 @@ import { NODE_AGENT_NODE_OPTIONS, nodeAgentEnv, nodeCompileCacheDir } from '../.
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 t.test('systemd units run the agents with the lab\'s Node flags and a compile cache', async (t) => {
-  for (const unit of ['kubelet.service', 'kube-proxy.service']) {
+  for (const unit of ['kubelet.service', 'kube-proxy.service', 'kts-agent.service']) {
     const text = readFileSync(path.join(ROOT, 'systemd', unit), 'utf8');
     t.match(text, `\nEnvironment=NODE_OPTIONS=${NODE_AGENT_NODE_OPTIONS}\n`, `${unit} sets NODE_OPTIONS`);
     const cache = /\nEnvironment=NODE_COMPILE_CACHE=(\/var\/cache\/kts\/\S+)\n/.exec(text);
