@@ -40,7 +40,7 @@ export interface KubeletConfig {
   resyncPeriodMs: number;
   leaseIntervalMs: number;
   statusIntervalMs: number;
-  /** Pod sandboxes created at once (default: no limit, as upstream; see agent/kubelet/README.md "Pod startup"). */
+  /** Pod sandboxes created at once (default 4; see agent/kubelet/README.md "Pod startup"). */
   sandboxParallelism?: number;
 }
 
