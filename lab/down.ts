@@ -1,5 +1,5 @@
-// `kts lab down`: undoes `up` (also a half-finished one) from <dir>/lab.json. Order matters: node agents first
-// so nothing recreates pods, then the pods through CRI (so CNI releases addresses), containerd and whatever is
+// `kts lab down`: undoes `up` (also a half-finished one) from <dir>/lab.json. Order matters: the controller-manager and
+// node agents first so nothing recreates pods, then the pods through CRI (so CNI releases addresses), containerd and whatever is
 // left in each node's netns, the control plane, cgroups, routes, netns, links, and finally the files.
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,7 +34,7 @@ export async function labDown(dir: string, say: Say): Promise<boolean> {
   const byName = (prefix: string) => state.processes.filter((p) => p.name.startsWith(prefix));
   const stopAll = (ps: LabProcess[], graceMs?: number) => Promise.all(ps.map((p) => stopProcess(p, graceMs)));
 
-  await stopAll([...byName('kubelet/'), ...byName('proxy/')]);
+  await stopAll([...byName('controller-manager'), ...byName('kubelet/'), ...byName('proxy/')]);
   for (const n of plan.nodes) {
     const containerd = state.processes.find((p) => p.name === `containerd/${n.name}`);
     if (containerd && isAlive(containerd)) await removePods(nodePaths(n).socket, say, n.name);

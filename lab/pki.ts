@@ -1,8 +1,9 @@
 // The lab's certificates and kubeconfigs: a CA; the apiserver's serving pair for loopback, the bridge address
-// and the first service IP; admin (system:masters) for the user; one client pair per kubelet and kube-proxy.
+// and the first service IP; admin (system:masters) for the user; the controller-manager's client pair; the
+// service-account signing pair; one client pair per kubelet and kube-proxy.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createCA, createClientCert, createServingCert, kubeconfig } from '../control/pki/index.ts';
+import { createCA, createClientCert, createServingCert, ensureServiceAccountKeys, kubeconfig, serviceAccountKeyPaths, type ServiceAccountKeyFiles } from '../control/pki/index.ts';
 import type { LabPlan } from './plan.ts';
 
 export interface LabPki {
@@ -17,6 +18,9 @@ export interface LabPki {
   /** The apiserver's client pair for talking to kubelets (--kubelet-client-certificate/-key). */
   apiserverKubeletClient: { cert: string; key: string };
   proxyKubeconfig(node: string): string;
+  controllerManagerKubeconfig: string;
+  /** The service-account token signing pair: files, so tokens outlive an apiserver restart. */
+  serviceAccount: ServiceAccountKeyFiles;
 }
 
 export function pkiFiles(plan: LabPlan): LabPki {
@@ -28,6 +32,8 @@ export function pkiFiles(plan: LabPlan): LabPki {
     kubeletServing: (node) => ({ cert: path.join(dir, `kubelet-${node}.crt`), key: path.join(dir, `kubelet-${node}.key`) }),
     apiserverKubeletClient: { cert: path.join(dir, 'apiserver-kubelet-client.crt'), key: path.join(dir, 'apiserver-kubelet-client.key') },
     proxyKubeconfig: (node) => path.join(dir, `proxy-${node}.kubeconfig`),
+    controllerManagerKubeconfig: path.join(dir, 'controller-manager.kubeconfig'),
+    serviceAccount: serviceAccountKeyPaths(dir),
   };
 }
 
@@ -46,6 +52,10 @@ export async function writeLabPki(plan: LabPlan): Promise<LabPki> {
   const kubeletClient = await createClientCert(ca, 'kube-apiserver-kubelet-client', ['system:masters']);
   writeFileSync(f.apiserverKubeletClient.cert, kubeletClient.certPem);
   writeFileSync(f.apiserverKubeletClient.key, kubeletClient.keyPem, { mode: 0o600 });
+  ensureServiceAccountKeys(f.dir);
+  const cm = await createClientCert(ca, 'system:kube-controller-manager');
+  writeFileSync(f.controllerManagerKubeconfig, kubeconfig({ server: `https://127.0.0.1:${plan.apiserverPort}`, caPem: ca.certPem,
+    user: 'system:kube-controller-manager', client: cm, cluster: 'kts-lab' }), { mode: 0o600 });
   // Node components reach the apiserver on the bridge address: kube-proxy runs inside the node's netns.
   const server = `https://${plan.bridgeIP}:${plan.apiserverPort}`;
   for (const n of plan.nodes) {

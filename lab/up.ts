@@ -158,7 +158,9 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
     '--bind-address', '0.0.0.0', '--secure-port', String(plan.apiserverPort), '--advertise-address', plan.bridgeIP,
     '--service-cluster-ip-range', opts.serviceCidr, '--tls-cert-file', pki.servingCert, '--tls-private-key-file', pki.servingKey,
     '--client-ca-file', pki.caCert, '--kubelet-client-certificate', pki.apiserverKubeletClient.cert,
-    '--kubelet-client-key', pki.apiserverKubeletClient.key], path.join(opts.dir, 'logs', 'apiserver.log'));
+    '--kubelet-client-key', pki.apiserverKubeletClient.key,
+    '--service-account-signing-key-file', pki.serviceAccount.key, '--service-account-key-file', pki.serviceAccount.pub],
+  path.join(opts.dir, 'logs', 'apiserver.log'));
   state.processes.push(apiserver);
   writeState(state);
   const client = new RestClient({ ...loadKubeconfigFile(pki.adminKubeconfig), qps: 0 });
@@ -170,6 +172,11 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
     }, 60_000, () => logTail(apiserver.log));
 
     await ensureKubernetesSlice(client, plan);
+    say('starting the controller-manager');
+    const cm = startDetached('controller-manager', KTS, ['controller-manager', '--kubeconfig', pki.controllerManagerKubeconfig,
+      '--secure-port', '0', '--bind-address', '127.0.0.1'], path.join(opts.dir, 'logs', 'controller-manager.log'));
+    state.processes.push(cm);
+    writeState(state);
     await images;
     say(`starting ${plan.nodes.length} node(s): ${plan.nodes.map((n) => `${n.name} (${n.ip}, pods ${n.podCidr})`).join(', ')}`);
     // Nodes come up side by side; each records its processes in lab.json as soon as they start.

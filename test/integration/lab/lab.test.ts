@@ -54,9 +54,9 @@ function readLabState(dir: string): LabState {
 async function downLeavesNothing(t: Test, l: LabNames, processes?: number): Promise<void> {
   const live = readLabState(l.dir);
   const down = await run(KTS, ['lab', 'down', '--dir', l.dir], { timeout: 120_000 });
-  const expected = processes ?? 2 + 3 * live.plan.nodes.length;
+  const expected = processes ?? 3 + 3 * live.plan.nodes.length;
   t.equal(live.processes.length, expected, 'lab.json recorded every process started');
-  t.match(down.stdout, `stopped ${expected} processes`, 'down stops the store, the apiserver and 3 processes per node');
+  t.match(down.stdout, `stopped ${expected} processes`, 'down stops the store, the apiserver, the controller-manager and 3 processes per node');
   for (const p of live.processes) t.notOk(processStartTime(p.pid) === p.startTime, `${p.name} (pid ${p.pid}) is gone`);
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, l.prefix, 'no node netns left');
   t.notMatch((await run('ip', ['-o', 'link', 'show'])).stdout, l.bridge, 'no bridge or veth left');
@@ -107,6 +107,24 @@ t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts la
   const status = await run(KTS, ['lab', 'status', '--dir', dir], { timeout: 60_000 });
   t.match(status.stdout, new RegExp(`kubelet/${n2.name}\\s+\\d+\\s+alive`), 'status lists the kubelet alive');
   t.match(status.stdout, new RegExp(`${n1.name}\\s+Ready`), 'status shows kubectl get nodes');
+
+  // The controller-manager runs: a Deployment gets its ReplicaSet and pods (Pending: there is no scheduler yet).
+  await kubectl('create', 'deployment', 'hello', '--image', BUSYBOX_IMAGE, '--replicas', '2');
+  const made = await until('the controller-manager to make the deployment\'s pods', async () => {
+    const names = (await kubectl('get', 'pods', '-l', 'app=hello', '-o', 'name')).stdout.trim().split('\n').filter(Boolean);
+    return names.length === 2 && names;
+  }, 60_000);
+  t.equal(made.length, 2, 'the deployment controller and the replica set controller made 2 pods');
+  await kubectl('delete', 'deployment', 'hello');
+
+  // Service account tokens are signed with the lab's key pair (pki/sa.key): a token made by kubectl authenticates.
+  await kubectl('create', 'serviceaccount', 'robot');
+  const token = (await kubectl('create', 'token', 'robot')).stdout.trim();
+  const noCreds = path.join(work, 'empty.kubeconfig');
+  writeFileSync(noCreds, '');
+  const who = await run('kubectl', ['--kubeconfig', noCreds, '--server', `https://127.0.0.1:${state.plan.apiserverPort}`,
+    '--certificate-authority', path.join(dir, 'pki', 'ca.crt'), '--token', token, 'auth', 'whoami'], { timeout: 60_000 });
+  t.match(who.stdout, 'system:serviceaccount:default:robot', 'a token from kubectl create token authenticates');
 
   const pod = (name: string, node: string) => `apiVersion: v1
 kind: Pod
