@@ -291,10 +291,12 @@ current-context: bench
     console.log(`machine: ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (others' work included)`);
     console.log(`node agents: NODE_OPTIONS="${NODE_OPTIONS}", NODE_COMPILE_CACHE set (lab/node-flags.ts)`);
     console.log('idle RSS (VmRSS once the node is Ready and the proxy synced; last sample, peak in brackets):');
-    console.log(`  restart, warm compile cache: ${line(idle)} against ${RSS_TARGET_MB} MB: ${idle.last.kubelet + idle.last.proxy <= RSS_TARGET_MB * 1024 ? 'met' : 'missed'}`);
-    console.log(`  first start, cold cache:     ${line(cold)}`);
+    // The target is judged on the one-process agent, the form k3s's 275 MB figure is for (and what
+    // systemd/kts-agent.service runs); two processes are shown beside it: each pays Node's own ~43 MB.
     console.log(`  one \`kts agent\` process (kubelet + proxy), warm: ${mb(combined.last.kubelet)} (${mb(combined.peak.kubelet)}) ` +
-      `against ${RSS_TARGET_MB} MB: ${combined.last.kubelet <= RSS_TARGET_MB * 1024 ? 'met' : 'missed'}`);
+      `against ${RSS_TARGET_MB} MB: ${combined.last.kubelet <= RSS_TARGET_MB * 1024 ? 'met' : 'missed'}  <- the target is judged on this`);
+    console.log(`  two processes, restart, warm compile cache: ${line(idle)}`);
+    console.log(`  two processes, first start, cold cache:     ${line(cold)}`);
     console.log(`  PSS, warm (the node binary's shared pages counted once): kubelet ${mb(idle.pss.kubelet)}   proxy ${mb(idle.pss.proxy)}   ` +
       `sum ${mb(idle.pss.kubelet + idle.pss.proxy)}`);
   };
