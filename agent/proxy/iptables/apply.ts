@@ -103,11 +103,11 @@ export class IptablesApplier {
       line === null ? '' : linesAround(payload, line));
   }
 
-  /** iptables-save of the nat table (the per-service chains live there). */
-  async saveNat(): Promise<string> {
+  /** iptables-save of one table (nat holds the per-service chains; nat + filter hold every jump rule). */
+  async save(table: 'nat' | 'filter'): Promise<string> {
     const bin = binaries(this.variant).save;
-    const r = await this.exec.run(bin, ['-t', 'nat']);
-    if (r.exitCode !== 0) throw new Error(`${bin} -t nat: ${r.stderr.trim()}`);
+    const r = await this.exec.run(bin, ['-t', table]);
+    if (r.exitCode !== 0) throw new Error(`${bin} -t ${table}: ${r.stderr.trim()}`);
     return r.stdout;
   }
 

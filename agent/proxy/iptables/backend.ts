@@ -43,12 +43,14 @@ export class IptablesBackend implements ProxyBackend {
     if (!known) {
       // Unknown kernel state (start, after a failure): read it once, to delete stale service chains and
       // to insert the missing jump rules within the same restore.
-      const reads = Promise.all([this.applier.saveNat(), this.applier.builtinRules()]);
+      // Two saves (nat has the service chains, both have jump rules): fewer processes than one listing per
+      // built-in chain, and the nat save has to be read anyway.
+      const reads = Promise.all([this.applier.save('nat'), this.applier.save('filter')]);
       // While those processes run, render once to fill the per-service render cache (the render below is then cheap).
       render(state);
-      const [nat, builtins] = await reads;
+      const [nat, filter] = await reads;
       previousChains = serviceChainsIn(nat);
-      jumps = missingJumps(builtins);
+      jumps = missingJumps(nat + filter);
     }
     const result = render(state, {
       changed: full ? undefined : changed,

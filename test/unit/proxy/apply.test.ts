@@ -38,7 +38,11 @@ t.test('backend: full sync first, partial after, full again after a failure', as
   let failNext = false;
   let jumpsGone = false;
   const exec = new FakeExecutor((c) => {
-    if (c.cmd === 'iptables-legacy-save') return { stdout: '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\nCOMMIT\n' };
+    if (c.cmd === 'iptables-legacy-save' && c.args.includes('filter')) return { stdout: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' };
+    if (c.cmd === 'iptables-legacy-save') {
+      const jump = jumpsGone ? '' : '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n';
+      return { stdout: `*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SEP-AAAAAAAAAAAAAAAA - [0:0]\n${jump}COMMIT\n` };
+    }
     if (c.cmd === 'iptables-legacy' && c.args.includes('-S')) {
       const chain = c.args.at(-1)!;
       const prerouting = chain === 'PREROUTING' && !jumpsGone ? '\n-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' : '';
