@@ -1,7 +1,9 @@
-// Peer transport over gRPC: one server on the member's peer URL, one client per other member. Outgoing Raft
-// messages are queued per peer and sent as one batch per round trip (while a batch is in flight, new
-// messages pile up for the next one), which keeps order and amortizes overhead under load.
-// A batch from another cluster ID is refused with a clear error and never reaches Raft.
+// Peer transport on the member's peer URL. Raft messages go over a plain stream per peer (stream.ts): queued
+// per peer and written as one length-prefixed batch per event-loop turn (while the socket is backed up, new
+// messages pile up for the next batch), which keeps order and amortizes overhead under load. The lease calls
+// a follower forwards to the leader and ClusterInfo stay gRPC, on the same port: the listener tells the two
+// apart by a connection's first bytes. A batch from another cluster ID is refused with a clear error and
+// never reaches Raft.
 import net from 'node:net';
 import tls from 'node:tls';
 import { tlsOptions } from '../server/listen.ts';
@@ -13,23 +15,18 @@ import * as protoLoader from '@grpc/proto-loader';
 import { messageSize } from '../raft/codec.ts';
 import { decodeBatch, encodeBatch } from './batch.ts';
 import type { MessageBatch } from './batch.ts';
+import { FrameReader, frameHeader, RAFT_STREAM_MAGIC } from './stream.ts';
 import type { Message } from '../raft/index.ts';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 let peerService: grpc.ServiceClientConstructor | undefined;
-/**
- * The Peer service from peer.proto, except that Send and Stream carry MessageBatch bytes we encode and decode
- * ourselves (batch.ts): same wire bytes, without protobufjs objects on the hot path.
- */
+/** The Peer service from peer.proto (lease calls and ClusterInfo). */
 function service(): grpc.ServiceClientConstructor {
   if (!peerService) {
     const def = protoLoader.loadSync('peer.proto', { includeDirs: [dir], keepCase: true, longs: String, defaults: true });
-    const generated = ((grpc.loadPackageDefinition(def).ktspeer as grpc.GrpcObject).Peer as grpc.ServiceClientConstructor).service;
-    const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b };
-    const svc: grpc.ServiceDefinition = { ...generated, Send: { ...generated.Send, ...raw }, Stream: { ...generated.Stream, ...raw } };
-    peerService = grpc.makeGenericClientConstructor(svc, 'Peer');
+    peerService = (grpc.loadPackageDefinition(def).ktspeer as grpc.GrpcObject).Peer as grpc.ServiceClientConstructor;
   }
   return peerService;
 }
@@ -74,23 +71,42 @@ function target(url: string): string {
   return `${u.hostname}:${u.port || '2380'}`;
 }
 
+/** A Raft stream connection to a peer URL: TCP, or TLS with our peer certificate when peer TLS is configured. */
+function connectStream(url: string, files: TlsFiles | undefined): net.Socket {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || 2380);
+  if (!files) return net.connect({ host, port, noDelay: true });
+  const o = tlsOptions(files);
+  const socket = tls.connect({ host, port, ca: o.ca, cert: o.cert, key: o.key, servername: net.isIP(host) ? undefined : host });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 1000;
+
 class PeerQueue {
   private queue: Message[] = [];
   private readonly client: grpc.Client & Record<string, Function>;
   private readonly opts: TransportOptions;
   private readonly to: number;
+  private readonly url: string;
   private failing = false;
-  private stream: grpc.ClientWritableStream<object> | undefined;
+  private socket: net.Socket | undefined;
   private blocked = false;
   private scheduled = false;
   private closed = false;
+  /** After a failed connection, no new one before this time (doubling from 100 ms to 1 s, as gRPC backs off). */
+  private retryAt = 0;
+  private retryMs = RETRY_MIN_MS;
 
   constructor(to: number, url: string, opts: TransportOptions) {
     this.to = to;
+    this.url = url;
     this.opts = opts;
     const Ctor = service();
     this.client = new Ctor(target(url), peerCredentials(opts.tls), {
-      'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1,
       'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.enable_channelz': 0,
     }) as never;
   }
@@ -104,27 +120,49 @@ class PeerQueue {
     }
   }
 
-  private open(): grpc.ClientWritableStream<object> {
-    const stream = this.client.Stream((err: grpc.ServiceError | null) => {
-      if (this.stream === stream) this.stream = undefined;
-      if (err && !this.closed) this.broken(err.details || err.message);
-    }) as grpc.ClientWritableStream<object>;
-    stream.on('error', () => {});
-    stream.on('drain', () => { this.blocked = false; this.flush(); });
-    this.stream = stream;
-    return stream;
+  /** The stream to the peer, opened when needed; undefined while backing off after a failure. */
+  private open(): net.Socket | undefined {
+    if (this.socket) return this.socket;
+    if (Date.now() < this.retryAt) return undefined;
+    const socket = connectStream(this.url, this.opts.tls);
+    let refusal = '';
+    let error = '';
+    socket.write(RAFT_STREAM_MAGIC);
+    socket.on(this.opts.tls ? 'secureConnect' : 'connect', () => { this.retryMs = RETRY_MIN_MS; });
+    // the receiver only ever writes a refusal, as one line, before it closes
+    socket.on('data', (d: Buffer) => { refusal = (refusal + d.toString()).slice(0, 1000); });
+    socket.on('error', (err) => { error = err.message; });
+    socket.on('drain', () => { this.blocked = false; this.flush(); });
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      this.blocked = false;
+      if (!this.closed) this.broken(refusal.trim() || error || 'connection closed');
+    });
+    this.socket = socket;
+    return socket;
   }
 
   private broken(why: string): void {
     if (!this.failing) this.opts.log('warn', `peer ${this.to.toString(16)} unreachable: ${why}`);
     this.failing = true;
-    this.blocked = false;
+    this.retryAt = Date.now() + this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
     this.opts.unreachable(this.to);
   }
 
   private flush(): void {
     if (this.closed || this.blocked || this.queue.length === 0) return;
-    const stream = this.stream ?? this.open();
+    const socket = this.open();
+    if (!socket) {
+      // backing off: Raft resends what matters once the peer answers again
+      const dropped = this.queue;
+      this.queue = [];
+      if (dropped.some((m) => m.type === 'MsgSnap')) this.opts.snapshotStatus(this.to, false);
+      this.opts.unreachable(this.to);
+      return;
+    }
+    socket.cork();
     while (this.queue.length > 0) {
       let n = 0;
       let bytes = 0;
@@ -136,12 +174,15 @@ class PeerQueue {
       }
       const batch = n === this.queue.length ? this.queue : this.queue.slice(0, n);
       this.queue = n === this.queue.length ? [] : this.queue.slice(n);
-      const ok = stream.write(encodeBatch(this.opts.clusterId, String(this.opts.memberId), String(this.to), batch, sizes));
-      // the stream gives no per-batch receipt: a snapshot counts as delivered once handed to the stream
+      const body = encodeBatch(this.opts.clusterId, String(this.opts.memberId), String(this.to), batch, sizes);
+      socket.write(frameHeader(body.length));
+      const ok = socket.write(body);
+      // the stream gives no per-batch receipt: a snapshot counts as delivered once handed to the socket
       if (batch.some((m) => m.type === 'MsgSnap')) this.opts.snapshotStatus(this.to, true);
       if (this.failing) { this.failing = false; this.opts.log('info', `peer ${this.to.toString(16)} reachable again`); }
-      if (!ok) { this.blocked = true; return; }
+      if (!ok) { this.blocked = true; break; }
     }
+    socket.uncork();
   }
 
   call(method: 'LeaseRenew' | 'LeaseRemaining', id: string): Promise<number> {
@@ -153,7 +194,7 @@ class PeerQueue {
 
   close(): void {
     this.closed = true;
-    this.stream?.end();
+    this.socket?.end();
     this.client.close();
   }
 }
@@ -170,39 +211,8 @@ export class PeerTransport {
   constructor(opts: TransportOptions) {
     this.opts = opts;
     for (const [id, url] of opts.peers) if (id !== opts.memberId) this.queues.set(id, new PeerQueue(id, url, opts));
-    const wrongCluster = (cid: string) => ({
-      code: grpc.status.FAILED_PRECONDITION,
-      details: `etcdserver: request from cluster ID ${BigInt(cid).toString(16)} does not match this member's cluster ID ${BigInt(opts.clusterId).toString(16)}`,
-    });
-    /** Check and deliver one batch; a status error when it is refused (nothing of it reaches Raft then). */
-    const receiveBatch = (raw: Buffer): Partial<grpc.StatusObject> | null => {
-      let b: MessageBatch;
-      try { b = decodeBatch(raw); } catch (err) {
-        return { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: malformed raft message: ${(err as Error).message}` };
-      }
-      if (b.clusterId !== opts.clusterId) return wrongCluster(b.clusterId);
-      if (Number(b.to) !== opts.memberId) return { code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${opts.memberId.toString(16)}` };
-      for (const m of b.messages) {
-        try { opts.handlers.receive(m); } catch (err) { opts.log('warn', `raft step failed: ${(err as Error).message}`); }
-      }
-      return null;
-    };
+    const wrongCluster = (cid: string) => ({ code: grpc.status.FAILED_PRECONDITION, details: this.wrongClusterMessage(cid) });
     this.server.addService(service().service, {
-      Send: (call: grpc.ServerUnaryCall<Buffer, object>, cb: grpc.sendUnaryData<object>) => {
-        const err = receiveBatch(call.request);
-        cb(err, err ? undefined : {});
-      },
-      Stream: (call: grpc.ServerReadableStream<Buffer, object>, cb: grpc.sendUnaryData<object>) => {
-        let done = false;
-        const finish = (err: Partial<grpc.StatusObject> | null) => { if (!done) { done = true; cb(err, err ? undefined : {}); } };
-        call.on('data', (raw: Buffer) => {
-          if (done) return;
-          const err = receiveBatch(raw);
-          if (err) finish(err);
-        });
-        call.on('end', () => finish(null));
-        call.on('error', () => finish(null));
-      },
       ClusterInfo: (_call: grpc.ServerUnaryCall<object, object>, cb: grpc.sendUnaryData<object>) => {
         cb(null, { cluster_id: opts.clusterId, members: opts.handlers.clusterInfo().members });
       },
@@ -217,15 +227,61 @@ export class PeerTransport {
     });
   }
 
+  private wrongClusterMessage(cid: string): string {
+    return `etcdserver: request from cluster ID ${BigInt(cid).toString(16)} does not match this member's cluster ID ${BigInt(this.opts.clusterId).toString(16)}`;
+  }
+
+  /** Check and deliver one batch; the refusal when it is refused (nothing of it reaches Raft then). */
+  private receiveBatch(raw: Buffer): string | null {
+    let b: MessageBatch;
+    try { b = decodeBatch(raw); } catch (err) { return `etcdserver: malformed raft message: ${(err as Error).message}`; }
+    if (b.clusterId !== this.opts.clusterId) return this.wrongClusterMessage(b.clusterId);
+    if (Number(b.to) !== this.opts.memberId) return `etcdserver: message for member ${BigInt(b.to).toString(16)} sent to member ${this.opts.memberId.toString(16)}`;
+    for (const m of b.messages) {
+      try { this.opts.handlers.receive(m); } catch (err) { this.opts.log('warn', `raft step failed: ${(err as Error).message}`); }
+    }
+    return null;
+  }
+
+  /** An accepted Raft stream: frames until the sender closes; a refused batch is answered with one line, then closed. */
+  private serveStream(socket: net.Socket, rest: Buffer): void {
+    const reader = new FrameReader();
+    const onData = (chunk: Buffer) => {
+      for (const frame of reader.push(chunk)) {
+        const refusal = this.receiveBatch(frame);
+        if (refusal) {
+          this.opts.log('warn', `refused a raft batch from ${socket.remoteAddress}: ${refusal}`);
+          socket.off('data', onData);
+          socket.end(`${refusal}\n`);
+          return;
+        }
+      }
+    };
+    socket.on('data', onData);
+    if (rest.length) onData(rest);
+  }
+
   async listen(url: string): Promise<void> {
-    // our own listener so that accepted sockets get noDelay: with Nagle, each small Send reply can wait for
-    // a delayed ACK and stall the one-batch-in-flight pipeline to that peer
+    // Our own listener: accepted sockets get noDelay (small batches must not wait for Nagle + delayed ACK), and
+    // the first bytes say whether a connection is a Raft stream or gRPC.
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     const accept = (socket: net.Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
-      injector.injectConnection(socket);
+      let head: Buffer = Buffer.alloc(0);
+      const sniff = (chunk: Buffer) => {
+        head = head.length ? Buffer.concat([head, chunk]) : chunk;
+        const n = Math.min(head.length, RAFT_STREAM_MAGIC.length);
+        const isStream = head.subarray(0, n).equals(RAFT_STREAM_MAGIC.subarray(0, n));
+        if (isStream && head.length < RAFT_STREAM_MAGIC.length) return; // need more bytes to decide
+        socket.off('data', sniff);
+        if (isStream) { this.serveStream(socket, head.subarray(RAFT_STREAM_MAGIC.length)); return; }
+        socket.pause();
+        socket.unshift(head);
+        injector.injectConnection(socket);
+      };
+      socket.on('data', sniff);
     };
     if (url.startsWith('https:') && !this.opts.tls) throw new Error(`${url}: an https:// peer URL needs --peer-cert-file and --peer-key-file`);
     const listener: net.Server = this.opts.tls
