@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parse } from 'yaml';
 import { DEFAULT_KUBELET_CONFIG, type KubeletConfig } from './kubelet.ts';
+import { parseEvictionHard } from './pressure.ts';
 
 export interface KubeletFlags {
   kubeconfig?: string;
@@ -92,6 +93,13 @@ export function parseKubeletConfiguration(text: string, file = 'config'): Partia
   if (doc.nodeStatusUpdateFrequency !== undefined) out.statusIntervalMs = parseDuration(doc.nodeStatusUpdateFrequency, 'nodeStatusUpdateFrequency');
   if (doc.syncFrequency !== undefined) out.resyncPeriodMs = parseDuration(doc.syncFrequency, 'syncFrequency');
   if (doc.nodeLabels !== undefined) out.nodeLabels = doc.nodeLabels as Record<string, string>;
+  if (doc.evictionHard !== undefined) {
+    if (typeof doc.evictionHard !== 'object' || doc.evictionHard === null || Array.isArray(doc.evictionHard)) {
+      throw new Error(`${file}: evictionHard must be a map of signal to threshold`);
+    }
+    // As upstream: a map given replaces the defaults as a whole.
+    out.evictionHard = parseEvictionHard(doc.evictionHard as Record<string, unknown>, `${file}: evictionHard`);
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@ import type { KubeletApi } from './api.ts';
 import { writeCniConfig } from './cni.ts';
 import { EventRecorder } from './events.ts';
 import { gatherNodeFacts, NodeAgent, pickNodeIP, type Health, type NodeFacts } from './node-status.ts';
+import { DEFAULT_EVICTION_HARD, parseEvictionHard, pressureOf, readSignals, type Pressure, type Signal, type Signals, type Threshold } from './pressure.ts';
 import { Pleg } from './pleg.ts';
 import { PodWorkers } from './pod-workers.ts';
 import { RuntimeInspector } from './runtime-state.ts';
@@ -42,6 +43,8 @@ export interface KubeletConfig {
   statusIntervalMs: number;
   /** Pod sandboxes created at once (default 4; see agent/kubelet/README.md "Pod startup"). */
   sandboxParallelism?: number;
+  /** Hard eviction thresholds (KubeletConfiguration evictionHard); they drive the pressure conditions. */
+  evictionHard: Partial<Record<Signal, Threshold>>;
 }
 
 export const DEFAULT_KUBELET_CONFIG: Omit<KubeletConfig, 'nodeName' | 'hostname'> = {
@@ -57,6 +60,7 @@ export const DEFAULT_KUBELET_CONFIG: Omit<KubeletConfig, 'nodeName' | 'hostname'
   resyncPeriodMs: 10_000,
   leaseIntervalMs: 10_000,
   statusIntervalMs: 10_000,
+  evictionHard: parseEvictionHard(DEFAULT_EVICTION_HARD),
 };
 
 export interface KubeletDeps {
@@ -66,6 +70,8 @@ export interface KubeletDeps {
   log?: Logger;
   /** Skip systeminformation (tests, hollow nodes). */
   facts?: NodeFacts;
+  /** Where the eviction signals come from (default: this host, pressure.ts readSignals). */
+  signals?: (rootDir: string) => Promise<Signals>;
 }
 
 export class Kubelet {
@@ -90,6 +96,7 @@ export class Kubelet {
   private podCIDR?: string;
   private facts?: NodeFacts;
   private runtimeVersion = '';
+  private readonly signals: (rootDir: string) => Promise<Signals>;
   /** Static pods by uid, and the API's mirror pods by static uid (to skip them and to delete them). */
   private readonly staticPods = new Map<string, V1Pod>();
   private readonly mirrors = new Map<string, V1Pod>();
@@ -100,6 +107,7 @@ export class Kubelet {
     this.api = deps.api;
     this.runtime = deps.runtime;
     this.facts = deps.facts;
+    this.signals = deps.signals ?? readSignals;
     this.log = deps.log ?? (() => {});
     this.nodeIP = pickNodeIP(deps.config.nodeIP);
     this.podCIDR = deps.config.podCIDR;
@@ -169,8 +177,22 @@ export class Kubelet {
     return undefined;
   }
 
-  /** Runtime and network health from CRI Status, for the node's Ready condition. */
+  /** Runtime and network health from CRI Status, for the node's Ready condition; pressure from the host. */
   async health(): Promise<Health> {
+    const [runtime, pressure] = await Promise.all([this.runtimeHealth(), this.pressure()]);
+    return { ...runtime, pressure };
+  }
+
+  private async pressure(): Promise<Pressure | undefined> {
+    try {
+      return pressureOf(await this.signals(this.config.rootDir), this.config.evictionHard);
+    } catch (err) {
+      this.log('cannot read eviction signals', { err: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  private async runtimeHealth(): Promise<Health> {
     try {
       const [status, version] = await Promise.all([this.runtime.status(), this.runtimeVersion ? null : this.runtime.version()]);
       if (version) this.runtimeVersion = `${version.runtime_name}://${version.runtime_version}`;

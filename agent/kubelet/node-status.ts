@@ -6,6 +6,7 @@ import os from 'node:os';
 import { rfc3339, rfc3339Micro } from '../../api/meta.ts';
 import { ApiError } from '../../api/errors.ts';
 import type { KubeletApi } from './api.ts';
+import type { Pressure } from './pressure.ts';
 
 export const KUBELET_VERSION = 'v1.32.0-kts';
 export const LEASE_NAMESPACE = 'kube-node-lease';
@@ -84,6 +85,8 @@ export interface Health {
   networkReady: boolean;
   networkMessage: string;
   runtimeVersion: string;
+  /** Signals under their eviction thresholds (pressure.ts); absent when they could not be read. */
+  pressure?: Pressure;
 }
 
 export function nodeConditions(h: Health, nowMs: number, previous: V1NodeCondition[] | undefined): V1NodeCondition[] {
@@ -98,9 +101,12 @@ export function nodeConditions(h: Health, nowMs: number, previous: V1NodeConditi
   if (!h.runtimeReady) problems.push(`container runtime is down: ${h.runtimeMessage}`);
   if (!h.networkReady) problems.push(`container runtime network not ready: ${h.networkMessage}`);
   return [
-    cond('MemoryPressure', true, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-    cond('DiskPressure', true, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-    cond('PIDPressure', true, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+    h.pressure?.memory ? cond('MemoryPressure', false, 'KubeletHasInsufficientMemory', 'kubelet has insufficient memory available')
+      : cond('MemoryPressure', true, 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+    h.pressure?.disk ? cond('DiskPressure', false, 'KubeletHasDiskPressure', 'kubelet has disk pressure')
+      : cond('DiskPressure', true, 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+    h.pressure?.pid ? cond('PIDPressure', false, 'KubeletHasInsufficientPID', 'kubelet has insufficient PID available')
+      : cond('PIDPressure', true, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
     problems.length ? cond('Ready', false, 'KubeletNotReady', problems.join(', '))
       : cond('Ready', true, 'KubeletReady', 'kubelet is posting ready status'),
   ];
