@@ -1,6 +1,7 @@
 // Serialize the state machine (every retained key version, revisions and leases) and rebuild it.
 import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
 import type { Store } from '../mvcc/store.ts';
+import { runPaced } from '../snap/pace.ts';
 import type { KeyValue } from '../mvcc/types.ts';
 
 interface WireKv { key: Buffer; create_revision: string; mod_revision: string; version: string; value: Buffer; lease: string }
@@ -18,14 +19,15 @@ export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Bu
 }
 
 /**
- * The same bytes, encoded a slice at a time between event-loop turns so that a large snapshot does not hold up
- * requests on this member. The state is captured when this is called: key versions are never changed in
- * place (a write adds a new version), so encoding the captured list later gives the state at the call. Only
- * the capture (one pass copying version references) is synchronous; sizing and writing run in slices.
+ * The same bytes, encoded a slice at a time at a bounded share of the CPU (../snap/pace.ts) so that a large
+ * snapshot does not hold up requests on this member. The state is captured when this is called: key versions
+ * are never changed in place (a write adds a new version), so encoding the captured list later gives the
+ * state at the call. Only the capture (one pass copying version references) is synchronous; sizing and
+ * writing run in slices.
  */
 export async function encodeSnapshotInSlices(store: Store, members: SnapshotMember[] = []): Promise<Buffer> {
   const w = snapshotWriter(store, members);
-  while (!w.step(SLICE_VERSIONS)) await new Promise((r) => setImmediate(r));
+  await runPaced(() => w.step(SLICE_VERSIONS));
   return w.buf();
 }
 

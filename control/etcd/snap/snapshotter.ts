@@ -11,6 +11,7 @@ import { crc32 } from 'node:zlib';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot, SnapshotMetadata } from '../raft/index.ts';
+import { runPaced } from './pace.ts';
 
 const MAGIC = Buffer.from('KTSSNAP1');
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -44,13 +45,15 @@ export function encodeSnapshot(s: Snapshot): Buffer {
   return Buffer.concat([head, s.data]);
 }
 
-/** crc32 over data in slices between event-loop turns (a snapshot can be hundreds of MB). */
+/** crc32 over data in slices at a bounded share of the CPU (pace.ts; a snapshot can be hundreds of MB). */
 async function crc32InSlices(data: Uint8Array, initial: number): Promise<number> {
   let crc = initial;
-  for (let off = 0; off < data.byteLength; off += CRC_SLICE) {
-    if (off > 0) await new Promise((r) => setImmediate(r));
+  let off = 0;
+  await runPaced(() => {
     crc = crc32(data.subarray(off, Math.min(data.byteLength, off + CRC_SLICE)), crc);
-  }
+    off += CRC_SLICE;
+    return off >= data.byteLength;
+  });
   return crc;
 }
 const CRC_SLICE = 4 * 1024 * 1024;
