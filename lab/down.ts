@@ -7,7 +7,6 @@ import { CriClient } from '../agent/cri/client.ts';
 import { removeCgroupTree } from './cgroups.ts';
 import { nodePaths } from './containerd.ts';
 import { netnsPids, removeNetwork } from './network.ts';
-import { nodeCompileCacheDir } from './node-flags.ts';
 import { isAlive, processStartTime, stopProcess } from './process.ts';
 import { readState, statePath, type LabProcess } from './state.ts';
 import type { Say } from './up.ts';
@@ -34,7 +33,7 @@ export async function labDown(dir: string, say: Say): Promise<boolean> {
   const byName = (prefix: string) => state.processes.filter((p) => p.name.startsWith(prefix));
   const stopAll = (ps: LabProcess[], graceMs?: number) => Promise.all(ps.map((p) => stopProcess(p, graceMs)));
 
-  await stopAll([...byName('controller-manager'), ...byName('kubelet/'), ...byName('proxy/')]);
+  await stopAll([...byName('controller-manager'), ...byName('agent/')]);
   for (const n of plan.nodes) {
     const containerd = state.processes.find((p) => p.name === `containerd/${n.name}`);
     if (containerd && isAlive(containerd)) await removePods(nodePaths(n).socket, say, n.name);
@@ -55,7 +54,6 @@ export async function labDown(dir: string, say: Say): Promise<boolean> {
   for (const entry of ['nodes', 'etcd', 'pki', 'images', 'logs', 'admin.kubeconfig', 'lab.json.tmp']) {
     await rm(path.join(dir, entry), { recursive: true, force: true, maxRetries: 3 });
   }
-  await rm(nodeCompileCacheDir(dir), { recursive: true, force: true, maxRetries: 3 });
   await rm(statePath(dir), { force: true });
   await rmdir(dir).catch(() => {}); // only when nothing else was put in it
   return true;

@@ -49,23 +49,6 @@ export async function createNodeNetwork(plan: LabPlan, n: NodePlan): Promise<voi
   await ip('netns', 'exec', n.netns, 'iptables', '-w', '-t', 'nat', '-I', 'POSTROUTING', '1', '-s', pods, '-d', pods,
     '-m', 'comment', '--comment', 'kts lab: pod-to-pod traffic keeps its source', '-j', 'RETURN');
   await ip('route', 'add', n.podCidr, 'via', n.ip, 'dev', plan.options.bridge);
-  await forwardKubeletPort(plan, n);
-}
-
-/**
- * The kubelet runs on the host (bridge address), but the node's address is inside the netns, and that is where
- * the apiserver and users look for it (status.addresses + daemonEndpoints). So <node ip>:<port> is forwarded
- * to the kubelet, masqueraded so that its replies come back through the node.
- */
-async function forwardKubeletPort(plan: LabPlan, n: NodePlan): Promise<void> {
-  const port = String(n.kubeletPort);
-  const nat = (...args: string[]) => ip('netns', 'exec', n.netns, 'iptables', '-w', '-t', 'nat', ...args);
-  for (const chain of ['PREROUTING', 'OUTPUT']) { // from outside the node, and from the node itself
-    await nat('-A', chain, '-d', `${n.ip}/32`, '-p', 'tcp', '--dport', port, '-m', 'comment', '--comment', 'kts lab: kubelet on the host',
-      '-j', 'DNAT', '--to-destination', `${plan.bridgeIP}:${port}`);
-  }
-  await nat('-A', 'POSTROUTING', '-d', `${plan.bridgeIP}/32`, '-p', 'tcp', '--dport', port, '-m', 'conntrack', '--ctstate', 'DNAT',
-    '-m', 'comment', '--comment', 'kts lab: kubelet on the host', '-j', 'MASQUERADE');
 }
 
 /** host-gw: every node routes every other node's pod CIDR via that node's address. */

@@ -17,6 +17,11 @@ export function nodeCompileCacheDir(base: string): string {
   return path.join(base, 'node-compile-cache');
 }
 
+/** The lab's cache: with the checkout's dependencies, so that it outlives `kts lab down` and the next lab starts warm. */
+export function labCompileCacheDir(repoRoot: string): string {
+  return nodeCompileCacheDir(path.join(repoRoot, 'node_modules', '.cache', 'kts'));
+}
+
 /** The environment a node agent runs with: the inherited one plus the flags and the compile cache. */
 export function nodeAgentEnv(cacheDir: string, nodeOptions = NODE_AGENT_NODE_OPTIONS, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { ...base, NODE_OPTIONS: [base.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' '), NODE_COMPILE_CACHE: cacheDir };

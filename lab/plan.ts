@@ -39,7 +39,7 @@ export interface NodePlan {
   podCidr: string;
   dir: string;
   cgroupRoot: string;
-  /** Kubelet server port on the bridge address (every kubelet runs on the host), forwarded from <ip>:<port>. */
+  /** Kubelet server port on the node's address (the kubelet runs inside the node's netns, in `kts agent`). */
   kubeletPort: number;
 }
 

@@ -11,7 +11,7 @@ import { nodePaths, prepareContainerd } from './containerd.ts';
 import { addPeerRoutes, createBridge, createNodeNetwork, linkExists, netnsExists } from './network.ts';
 import { planLab, validateOptions, type LabOptions, type LabPlan, type NodePlan } from './plan.ts';
 import { writeLabPki, type LabPki } from './pki.ts';
-import { nodeAgentEnv, nodeCompileCacheDir } from './node-flags.ts';
+import { labCompileCacheDir, nodeAgentEnv } from './node-flags.ts';
 import { freePort, isAlive, logTail, ProcessExitedError, startDetached, waitUntil } from './process.ts';
 import { readState, writeState, type LabProcess, type LabState } from './state.ts';
 
@@ -79,6 +79,10 @@ async function ensureKubernetesSlice(client: RestClient, plan: LabPlan): Promise
   }
 }
 
+function agentLog(plan: LabPlan, node: string): string {
+  return path.join(plan.options.dir, 'logs', `agent-${node}.log`);
+}
+
 async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: string, say: Say): Promise<void> {
   const plan = state.plan;
   const p = nodePaths(n);
@@ -98,20 +102,19 @@ async function startNode(state: LabState, pki: LabPki, n: NodePlan, imageDir: st
   await importImages(p.socket, imageDir);
   say(`  ${n.name}: containerd up, images imported`);
 
-  // Node agents run with the same Node flags and compile cache as under systemd (lab/node-flags.ts).
-  const agentEnv = nodeAgentEnv(nodeCompileCacheDir(plan.options.dir));
-  const kubelet = startDetached(`kubelet/${n.name}`, KTS, ['kubelet', '--kubeconfig', pki.kubeletKubeconfig(n.name),
+  // The kubelet and kube-proxy run as one `kts agent` process (as systemd/kts-agent.service does), inside the
+  // node's netns: kube-proxy's iptables rules land there, and the kubelet serves on the node's own address.
+  // Same Node flags and compile cache as under systemd (lab/node-flags.ts; scripts/setup.sh fills the cache).
+  const agentEnv = nodeAgentEnv(labCompileCacheDir(ROOT));
+  const agent = startDetached(`agent/${n.name}`, 'ip', ['netns', 'exec', n.netns, KTS, 'agent',
+    '--kubeconfig', pki.kubeletKubeconfig(n.name),
     '--container-runtime-endpoint', `unix://${p.socket}`, '--node-ip', n.ip, '--hostname-override', n.name,
     '--root-dir', p.kubeletRoot, '--pod-logs-dir', p.podLogs, '--cgroup-root', n.cgroupRoot, '--pod-cidr', n.podCidr,
-    '--cni-conf-dir', p.cniConfDir, '--address', plan.bridgeIP, '--port', String(n.kubeletPort),
-    '--tls-cert-file', pki.kubeletServing(n.name).cert, '--tls-private-key-file', pki.kubeletServing(n.name).key, '--client-ca-file', pki.caCert],
-  path.join(logs, `kubelet-${n.name}.log`), n.name, agentEnv);
-  state.processes.push(kubelet);
-  // kube-proxy runs inside the node's netns so that its iptables rules land there.
-  const proxy = startDetached(`proxy/${n.name}`, 'ip', ['netns', 'exec', n.netns, KTS, 'proxy',
-    '--kubeconfig', pki.proxyKubeconfig(n.name), '--hostname-override', n.name, '--cluster-cidr', plan.options.podCidr],
-  path.join(logs, `proxy-${n.name}.log`), n.name, agentEnv);
-  state.processes.push(proxy);
+    '--cni-conf-dir', p.cniConfDir, '--address', n.ip, '--port', String(n.kubeletPort),
+    '--tls-cert-file', pki.kubeletServing(n.name).cert, '--tls-private-key-file', pki.kubeletServing(n.name).key, '--client-ca-file', pki.caCert,
+    '--', '--kubeconfig', pki.proxyKubeconfig(n.name), '--hostname-override', n.name, '--cluster-cidr', plan.options.podCidr],
+  agentLog(plan, n.name), n.name, agentEnv);
+  state.processes.push(agent);
   writeState(state);
 }
 
@@ -191,7 +194,7 @@ export async function labUp(opts: LabOptions, say: Say): Promise<UpResult> {
         for (const p of state.processes.filter((x) => x.node === n.name)) checkAlive(p);
         const node = await apiGet<{ status?: { conditions?: { type: string; status: string }[] } }>(client, `/api/v1/nodes/${n.name}`);
         return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-      }, 120_000, () => logTail(path.join(opts.dir, 'logs', `kubelet-${n.name}.log`)));
+      }, 120_000, () => logTail(agentLog(plan, n.name)));
     }
   } finally {
     client.close();

@@ -26,3 +26,5 @@ if [ ! -x node_modules/.bin/node ] || [ package.json -nt node_modules/.package-l
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+node_modules/.bin/node scripts/warm-compile-cache.ts || echo "setup: could not fill the compile cache (the node agents start cold)"

@@ -54,9 +54,9 @@ function readLabState(dir: string): LabState {
 async function downLeavesNothing(t: Test, l: LabNames, processes?: number): Promise<void> {
   const live = readLabState(l.dir);
   const down = await run(KTS, ['lab', 'down', '--dir', l.dir], { timeout: 120_000 });
-  const expected = processes ?? 3 + 3 * live.plan.nodes.length;
+  const expected = processes ?? 3 + 2 * live.plan.nodes.length;
   t.equal(live.processes.length, expected, 'lab.json recorded every process started');
-  t.match(down.stdout, `stopped ${expected} processes`, 'down stops the store, the apiserver, the controller-manager and 3 processes per node');
+  t.match(down.stdout, `stopped ${expected} processes`, 'down stops the store, the apiserver, the controller-manager, and containerd and kts agent on each node');
   for (const p of live.processes) t.notOk(processStartTime(p.pid) === p.startTime, `${p.name} (pid ${p.pid}) is gone`);
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, l.prefix, 'no node netns left');
   t.notMatch((await run('ip', ['-o', 'link', 'show'])).stdout, l.bridge, 'no bridge or veth left');
@@ -105,7 +105,7 @@ t.test('kts lab up --nodes 2, pods on both nodes, ClusterIP across nodes, kts la
   t.equal(healthz.stdout, 'ok', 'the kubelet answers at the address the Node reports, with a certificate from the lab CA');
 
   const status = await run(KTS, ['lab', 'status', '--dir', dir], { timeout: 60_000 });
-  t.match(status.stdout, new RegExp(`kubelet/${n2.name}\\s+\\d+\\s+alive`), 'status lists the kubelet alive');
+  t.match(status.stdout, new RegExp(`agent/${n2.name}\\s+\\d+\\s+alive`), 'status lists the node agent alive');
   t.match(status.stdout, new RegExp(`${n1.name}\\s+Ready`), 'status shows kubectl get nodes');
 
   // The controller-manager runs: a Deployment gets its ReplicaSet and pods (Pending: there is no scheduler yet).

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { NODE_AGENT_NODE_OPTIONS, nodeAgentEnv, nodeCompileCacheDir } from '../../../lab/node-flags.ts';
+import { labCompileCacheDir, NODE_AGENT_NODE_OPTIONS, nodeAgentEnv, nodeCompileCacheDir } from '../../../lab/node-flags.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -23,4 +23,5 @@ t.test('nodeAgentEnv adds the flags and the cache to the inherited environment',
   t.equal(env.NODE_OPTIONS, '--trace-warnings --max-semi-space-size=1');
   t.equal(env.NODE_COMPILE_CACHE, '/var/lib/kts-lab/node-compile-cache');
   t.equal(nodeAgentEnv('/c', '', {}).NODE_OPTIONS, '', 'no flags at all is an empty NODE_OPTIONS');
+  t.equal(labCompileCacheDir('/src/kts'), '/src/kts/node_modules/.cache/kts/node-compile-cache', 'the lab keeps its cache with the dependencies');
 });
