@@ -113,10 +113,12 @@ class PeerQueue {
 
   push(m: Message): void {
     this.queue.push(m);
-    // everything pushed in this turn of the event loop goes out as one batch
+    // Everything pushed in this turn of the event loop goes out as one batch: setImmediate runs after all the
+    // I/O callbacks ready in this turn (a microtask would flush after each one: more, smaller writes on both
+    // ends; at check perf l this was ~8% of the CPU per write).
     if (!this.scheduled && !this.blocked) {
       this.scheduled = true;
-      queueMicrotask(() => { this.scheduled = false; this.flush(); });
+      setImmediate(() => { this.scheduled = false; this.flush(); });
     }
   }
 
