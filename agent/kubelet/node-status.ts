@@ -225,7 +225,9 @@ export class NodeAgent {
   }
 
   private healthKey(h: Health): string {
-    return `${h.runtimeReady}|${h.runtimeMessage}|${h.networkReady}|${h.networkMessage}|${h.runtimeVersion}`;
+    const p = h.pressure;
+    return `${h.runtimeReady}|${h.runtimeMessage}|${h.networkReady}|${h.networkMessage}|${h.runtimeVersion}|` +
+      `${p?.memory}|${p?.disk}|${p?.pid}`;
   }
 
   /** Patch the status when health changed, or when the report interval passed. */
