@@ -1,6 +1,7 @@
-// `kts lab down`: undoes `up` (also a half-finished one) from <dir>/lab.json. Order matters: the controller-manager and
-// node agents first so nothing recreates pods, then the pods through CRI (so CNI releases addresses), containerd and whatever is
-// left in each node's netns, the control plane, cgroups, routes, netns, links, and finally the files.
+// `kts lab down`: undoes `up` (also a half-finished one) from <dir>/lab.json. Order matters: the
+// controller-manager and node agents first so nothing recreates pods, then the pods through CRI (so CNI releases
+// addresses), containerd and whatever is left in each node's netns, the control plane, cgroups, routes, netns,
+// links, and finally the files.
 import { rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CriClient } from '../agent/cri/client.ts';

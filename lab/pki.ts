@@ -47,14 +47,16 @@ export async function writeLabPki(plan: LabPlan): Promise<LabPki> {
   writeFileSync(f.servingCert, serving.certPem);
   writeFileSync(f.servingKey, serving.keyPem, { mode: 0o600 });
   const admin = await createClientCert(ca, 'kubernetes-admin', ['system:masters']);
-  writeFileSync(f.adminKubeconfig, kubeconfig({ server: `https://127.0.0.1:${plan.apiserverPort}`, caPem: ca.certPem,
+  // Users and the controller-manager reach the apiserver on loopback.
+  const loopback = `https://127.0.0.1:${plan.apiserverPort}`;
+  writeFileSync(f.adminKubeconfig, kubeconfig({ server: loopback, caPem: ca.certPem,
     user: 'kubernetes-admin', client: admin, cluster: 'kts-lab' }), { mode: 0o600 });
   const kubeletClient = await createClientCert(ca, 'kube-apiserver-kubelet-client', ['system:masters']);
   writeFileSync(f.apiserverKubeletClient.cert, kubeletClient.certPem);
   writeFileSync(f.apiserverKubeletClient.key, kubeletClient.keyPem, { mode: 0o600 });
   ensureServiceAccountKeys(f.dir);
   const cm = await createClientCert(ca, 'system:kube-controller-manager');
-  writeFileSync(f.controllerManagerKubeconfig, kubeconfig({ server: `https://127.0.0.1:${plan.apiserverPort}`, caPem: ca.certPem,
+  writeFileSync(f.controllerManagerKubeconfig, kubeconfig({ server: loopback, caPem: ca.certPem,
     user: 'system:kube-controller-manager', client: cm, cluster: 'kts-lab' }), { mode: 0o600 });
   // Node components reach the apiserver on the bridge address: kube-proxy runs inside the node's netns.
   const server = `https://${plan.bridgeIP}:${plan.apiserverPort}`;

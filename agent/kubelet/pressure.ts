@@ -2,8 +2,7 @@
 // nodefs.inodesFree, pid.available), read from the host and compared with the hard eviction thresholds
 // (KubeletConfiguration evictionHard; upstream's defaults). A signal under its threshold turns the node's
 // MemoryPressure, DiskPressure or PIDPressure condition True. Evicting pods is not done here (yet).
-import { statfs } from 'node:fs/promises';
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import { toBytes } from '../../api/quantity.ts';
 
 export type Signal = 'memory.available' | 'nodefs.available' | 'nodefs.inodesFree' | 'pid.available';

@@ -66,16 +66,21 @@ export function peerCredentials(files: TlsFiles | undefined): grpc.ChannelCreden
   return grpc.credentials.createSsl(o.ca as Buffer | undefined ?? null, o.key as Buffer, o.cert as Buffer);
 }
 
-function target(url: string): string {
+/** Host (without IPv6 brackets) and port of a peer URL; etcd's peer port when none is given. */
+function peerAddress(url: string): { host: string; port: number } {
   const u = new URL(url);
-  return `${u.hostname}:${u.port || '2380'}`;
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 2380) };
+}
+
+/** A gRPC target for a peer URL. */
+function target(url: string): string {
+  const { host, port } = peerAddress(url);
+  return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
 /** A Raft stream connection to a peer URL: TCP, or TLS with our peer certificate when peer TLS is configured. */
 function connectStream(url: string, files: TlsFiles | undefined): net.Socket {
-  const u = new URL(url);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(u.port || 2380);
+  const { host, port } = peerAddress(url);
   if (!files) return net.connect({ host, port, noDelay: true });
   const o = tlsOptions(files);
   const socket = tls.connect({ host, port, ca: o.ca, cert: o.cert, key: o.key, servername: net.isIP(host) ? undefined : host });
@@ -290,10 +295,10 @@ export class PeerTransport {
       ? tls.createServer({ ...tlsOptions(this.opts.tls), ALPNProtocols: ['h2'], noDelay: true } as tls.TlsOptions, accept)
       : net.createServer({ noDelay: true }, accept);
     if (this.opts.tls) listener.on('tlsClientError', (err) => this.opts.log('warn', `peer TLS handshake failed: ${err.message}`));
-    const u = new URL(url);
+    const { host, port } = peerAddress(url);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', (err) => reject(new Error(`listen on peer URL ${url}: ${err.message}`)));
-      listener.listen(Number(u.port || 2380), u.hostname.replace(/^\[|\]$/g, ''), () => resolve());
+      listener.listen(port, host, () => resolve());
     });
     this.listeners.push(listener);
   }
