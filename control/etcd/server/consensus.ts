@@ -1,6 +1,7 @@
 // The seam between the etcd server and whatever orders its writes. The server proposes encoded requests;
 // the consensus calls apply() for each committed entry, in log order, on every member (and on replay after
 // a restart). A single member orders by its own WAL (single-member.ts); a cluster by Raft (raft-member.ts).
+import type { SnapshotWriter } from '../snap/index.ts';
 
 export interface ConsensusStatus {
   memberId: string;
@@ -14,8 +15,8 @@ export interface ConsensusStatus {
 /** What the consensus drives: the replicated state machine. */
 export interface StateMachine {
   apply(data: Uint8Array, index: number): void;
-  /** The whole state, for Raft snapshots: as of the call, even if the bytes come later. */
-  snapshot(): Uint8Array | Promise<Uint8Array>;
+  /** The whole state, for Raft snapshots: as of the call, though the writer produces the bytes later. */
+  snapshot(): SnapshotWriter;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }

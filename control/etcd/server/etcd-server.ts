@@ -10,7 +10,7 @@ import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
 import { decodeInternalPut, encodeInternalPut } from '../proto/put-codec.ts';
 import type { Consensus } from './consensus.ts';
 import { LeaseClock } from './lease-clock.ts';
-import { encodeSnapshotInSlices, restoreSnapshot } from './snapshot.ts';
+import { snapshotWriter, restoreSnapshot } from './snapshot.ts';
 import type { RangeRequest, RangeResponse, TxnRequest } from '../mvcc/types.ts';
 
 export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
@@ -87,7 +87,7 @@ export class EtcdServer {
     }
     await this.consensus.start({
       apply: (data, index) => this.applyEntry(data, index),
-      snapshot: () => encodeSnapshotInSlices(this.store, this.members),
+      snapshot: () => snapshotWriter(this.store, this.members),
       restore: (data) => {
         const members = restoreSnapshot(this.store, data);
         if (members.length > 0) {

@@ -4,7 +4,7 @@
 // and reads arriving while an fsync is in flight are carried by the next Ready, so they share one fsync.
 import crypto from 'node:crypto';
 import { RawNode, seededRand, decodeConfChange, ProposalDroppedError, NONE } from '../raft/index.ts';
-import type { ConfChange, ConfState, Entry, Ready, ReadState } from '../raft/index.ts';
+import type { ConfChange, ConfState, Entry, Message, Ready, ReadState } from '../raft/index.ts';
 import { RaftDisk, memberDirs } from '../wal/index.ts';
 import { PeerTransport } from '../peer/transport.ts';
 import type { ClusterInfoMember } from '../peer/transport.ts';
@@ -195,11 +195,11 @@ export class RaftMember implements Consensus {
     if (rd.snapshot) {
       // rare (a lagging follower catching up): do it strictly in order
       await this.lastWrite;
-      if (sendFirst) this.transport.send(rd.messages);
+      if (sendFirst) this.send(rd.messages);
       // RaftDisk also releases the WAL segments and snapshot files the received snapshot replaces
       await this.disk.persist(rd);
       this.durableIndex = Math.max(rd.snapshot.metadata.index, rd.entries.at(-1)?.index ?? 0);
-      if (!sendFirst) this.transport.send(rd.messages);
+      if (!sendFirst) this.send(rd.messages);
       if (rd.snapshot.metadata.index > this.applied) {
         this.sm.restore(rd.snapshot.data);
         this.applied = this.lastSnapshotIndex = rd.snapshot.metadata.index;
@@ -211,7 +211,7 @@ export class RaftMember implements Consensus {
     }
     // entries replaced by this Ready (a follower's conflicting tail) are no longer the durable ones
     if (rd.entries.length > 0) this.durableIndex = Math.min(this.durableIndex, rd.entries[0].index - 1);
-    if (sendFirst) this.transport.send(rd.messages);
+    if (sendFirst) this.send(rd.messages);
     const d = this.disk;
     if (rd.entries.length > 0) d.storage.append(rd.entries);
     if (rd.hardState) d.storage.setHardState(rd.hardState);
@@ -220,7 +220,7 @@ export class RaftMember implements Consensus {
       const write = d.wal.save(rd.hardState, rd.entries, rd.mustSync);
       this.lastWrite = write.then(() => {
         if (lastIndex !== undefined) this.durableIndex = Math.max(this.durableIndex, lastIndex);
-        if (!sendFirst) this.transport.send(rd.messages);
+        if (!sendFirst) this.send(rd.messages);
         if (TRACE && (rd.entries.length || rd.committedEntries.length)) {
           process.stderr.write(`${((performance.timeOrigin + t0) % 100000).toFixed(1)} durable ents=${rd.entries.length} committed=${rd.committedEntries.length} after ${(performance.now() - t0).toFixed(1)}ms\n`);
         }
@@ -228,10 +228,27 @@ export class RaftMember implements Consensus {
       }, (err: Error) => this.fail(err));
     } else if (!sendFirst && rd.messages.length > 0) {
       // keep a follower's replies in order behind any write still in flight
-      this.lastWrite = this.lastWrite.then(() => this.transport.send(rd.messages));
+      this.lastWrite = this.lastWrite.then(() => this.send(rd.messages));
     }
     this.pendingApply.push(...rd.committedEntries);
     this.drain();
+  }
+
+  /**
+   * Hand messages to the transport. A MsgSnap built from this member's own snapshot carries no data (the
+   * data is only in the snapshot file, see RaftDisk.compact): it is read from the file and sent when loaded.
+   * If the file is gone (a newer snapshot replaced it), the core is told and retries with the newer one.
+   */
+  private send(messages: Message[]): void {
+    const fromFile = messages.filter(needsSnapshotData);
+    this.transport.send(fromFile.length === 0 ? messages : messages.filter((m) => !needsSnapshotData(m)));
+    for (const m of fromFile) {
+      this.disk.snapshotAt(m.snapshot!.metadata).then((snapshot) => this.transport.send([{ ...m, snapshot }]), (err: Error) => {
+        this.log('warn', `snapshot for ${m.to.toString(16)} not sent: ${err.message}`);
+        this.node.reportSnapshot(m.to, 'Failure');
+        this.kick();
+      });
+    }
   }
 
   /** Apply committed entries that are durable here, in order; then serve reads and maybe snapshot. */
@@ -261,7 +278,7 @@ export class RaftMember implements Consensus {
       this.compacting = true;
       const at = this.applied;
       const confState = this.confState;
-      Promise.resolve(this.sm.snapshot()).then((data) => this.disk.compact(at, confState, data)).then(() => { this.lastSnapshotIndex = at; },
+      this.disk.compact(at, confState, this.sm.snapshot()).then(() => { this.lastSnapshotIndex = at; },
         (err: Error) => this.log('warn', `snapshot at ${at} failed: ${err.message}`)).finally(() => { this.compacting = false; });
     }
   }
@@ -404,4 +421,8 @@ export class RaftMember implements Consensus {
     for (const r of this.reads.values()) { clearTimeout(r.timer); for (const w of r.waiters) w.reject(etcdErrors.stopped()); }
     for (const w of this.queuedReads) w.reject(etcdErrors.stopped());
   }
+}
+
+function needsSnapshotData(m: Message): boolean {
+  return m.type === 'MsgSnap' && m.snapshot !== undefined && m.snapshot.data.byteLength === 0;
 }

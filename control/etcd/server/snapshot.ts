@@ -1,7 +1,8 @@
 // Serialize the state machine (every retained key version, revisions and leases) and rebuild it.
 import { messageType, encodeMessage, decodeMessage } from '../proto/load.ts';
 import type { Store } from '../mvcc/store.ts';
-import { runPaced } from '../snap/pace.ts';
+import { restAfter } from '../snap/pace.ts';
+import type { SnapshotWriter } from '../snap/index.ts';
 import type { KeyValue } from '../mvcc/types.ts';
 
 interface WireKv { key: Buffer; create_revision: string; mod_revision: string; version: string; value: Buffer; lease: string }
@@ -12,37 +13,94 @@ interface WireSnapshot {
 
 export interface SnapshotMember { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }
 
+/** The whole snapshot in one buffer (`etcdctl snapshot save`, tests). */
 export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Buffer {
-  const w = snapshotWriter(store, members);
-  while (!w.step(Infinity));
-  return w.buf();
+  const next = snapshotChunks(store, members, false);
+  const chunks: Uint8Array[] = [];
+  for (let c = next(); c; c = next()) chunks.push(c);
+  return Buffer.concat(chunks);
 }
 
 /**
- * The same bytes, encoded a slice at a time at a bounded share of the CPU (../snap/pace.ts) so that a large
- * snapshot does not hold up requests on this member. The state is captured when this is called: key versions
- * are never changed in place (a write adds a new version), so encoding the captured list later gives the
- * state at the call. Only the capture (one pass copying version references) is synchronous; sizing and
- * writing run in slices.
+ * The same bytes, for a Raft snapshot: the state is captured when this is called (key versions are never
+ * changed in place, a write adds a new version, so encoding the captured list later gives the state at the
+ * call; only that one pass over the version references is synchronous). The returned writer then encodes a
+ * chunk at a time into one reused buffer and hands it to the sink (the snapshot file), at a bounded share of
+ * the CPU (../snap/pace.ts), so that a large keyspace is neither copied whole into memory nor encoded in one
+ * go while requests wait.
  */
-export async function encodeSnapshotInSlices(store: Store, members: SnapshotMember[] = []): Promise<Buffer> {
-  const w = snapshotWriter(store, members);
-  await runPaced(() => w.step(SLICE_VERSIONS));
-  return w.buf();
+export function snapshotWriter(store: Store, members: SnapshotMember[] = []): SnapshotWriter {
+  const next = snapshotChunks(store, members, true);
+  return async (sink) => {
+    for (;;) {
+      const started = performance.now();
+      const chunk = next();
+      if (!chunk) return;
+      await sink(chunk);
+      await restAfter(performance.now() - started);
+    }
+  };
 }
 
-const SLICE_VERSIONS = 2000;
+/** Bytes per chunk: big enough that a chunk's file write is cheap, small enough to encode between requests. */
+const CHUNK_BYTES = 2 * 1024 * 1024;
 
-function snapshotWriter(store: Store, members: SnapshotMember[]): { buf(): Buffer; step(n: number): boolean } {
+/**
+ * Returns next(): the snapshot's next chunk, undefined once done. With `reuse`, every chunk but an oversized
+ * one shares one buffer, valid until the following call.
+ */
+function snapshotChunks(store: Store, members: SnapshotMember[], reuse: boolean): () => Uint8Array | undefined {
   const t = messageType('ktsetcd.StoreSnapshot');
   // The small fields through protobufjs; the key versions (nearly all of the bytes) written directly: a
   // protobuf message may carry its fields in any order, so appending more `kvs` fields is the same message.
   // protobufjs' fromObject/encode took ~0.5 s for 60k 1 KiB versions, blocking the event loop on every snapshot.
-  const head = encodeMessage(t, {
+  let head: Uint8Array | undefined = encodeMessage(t, {
     rev: store.kv.rev, compact_rev: store.kv.compactRev, kvs: [],
     leases: [...store.lessor.leases.values()].map((l) => ({ ID: l.id, TTL: l.ttl })), members,
   });
-  return kvsWriter(head, store.kv.allVersions());
+  const kvs = store.kv.allVersions();
+  let shared: Buffer | undefined;
+  let i = 0;
+  const sizes: number[] = [];
+  const leases: Array<number | bigint> = [];
+  return () => {
+    if (head) {
+      const h = head;
+      head = undefined;
+      return h;
+    }
+    if (i >= kvs.length) return undefined;
+    // size the versions that fit in a chunk (at least one)
+    let total = 0;
+    let end = i;
+    for (; end < kvs.length; end++) {
+      const kv = kvs[end];
+      const lease = kv.lease === '0' ? 0 : BigInt.asUintN(64, BigInt(kv.lease));
+      const size = kvBodySize(kv, lease);
+      const field = 1 + varintSize(size) + size;
+      if (end > i && total + field > CHUNK_BYTES) break;
+      sizes[end - i] = size;
+      leases[end - i] = lease;
+      total += field;
+    }
+    if (reuse && total <= CHUNK_BYTES) shared ??= Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    const buf = reuse && total <= CHUNK_BYTES ? shared! : Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let j = i; j < end; j++) {
+      const kv = kvs[j];
+      buf[pos++] = TAG.snapKvs;
+      pos = writeVarint(buf, pos, sizes[j - i]);
+      pos = writeBytesField(buf, pos, TAG.key, kv.key);
+      pos = writeNumberField(buf, pos, TAG.create, kv.create_revision);
+      pos = writeNumberField(buf, pos, TAG.mod, kv.mod_revision);
+      pos = writeNumberField(buf, pos, TAG.version, kv.version);
+      pos = writeBytesField(buf, pos, TAG.value, kv.value);
+      pos = writeNumberField(buf, pos, TAG.lease, leases[j - i]);
+    }
+    if (pos !== total) throw new Error(`snapshot encoding: wrote ${pos} of ${total} bytes`);
+    i = end;
+    return buf.subarray(0, total);
+  };
 }
 
 /** Replace the store's state with the snapshot's; returns the members it recorded. */
@@ -108,59 +166,4 @@ function writeNumberField(buf: Buffer, pos: number, tag: number, n: number | big
   if (!n) return pos;
   buf[pos++] = tag;
   return writeVarint(buf, pos, n);
-}
-
-/**
- * head followed by one StoreSnapshot.kvs field (3) per version. step(n) does n versions' worth of work: first
- * sizing every version, then (once the buffer is allocated) writing them; true when done.
- */
-function kvsWriter(head: Uint8Array, kvs: KeyValue[]): { buf(): Buffer; step(n: number): boolean } {
-  const leases: Array<number | bigint> = new Array(kvs.length);
-  const sizes: number[] = new Array(kvs.length);
-  let total = head.byteLength;
-  let sized = 0;
-  let buf: Buffer | undefined;
-  let pos = 0;
-  let i = 0;
-  const step = (n: number): boolean => {
-    if (sized < kvs.length) {
-      const stop = Math.min(kvs.length, sized + n);
-      for (; sized < stop; sized++) {
-        const kv = kvs[sized];
-        const lease = kv.lease === '0' ? 0 : BigInt.asUintN(64, BigInt(kv.lease));
-        const size = kvBodySize(kv, lease);
-        leases[sized] = lease;
-        sizes[sized] = size;
-        total += 1 + varintSize(size) + size;
-      }
-      return false;
-    }
-    if (!buf) {
-      buf = Buffer.allocUnsafe(total);
-      buf.set(head, 0);
-      pos = head.byteLength;
-    }
-    const stop = Math.min(kvs.length, i + n);
-    for (; i < stop; i++) {
-      const kv = kvs[i];
-      buf[pos++] = TAG.snapKvs;
-      pos = writeVarint(buf, pos, sizes[i]);
-      pos = writeBytesField(buf, pos, TAG.key, kv.key);
-      pos = writeNumberField(buf, pos, TAG.create, kv.create_revision);
-      pos = writeNumberField(buf, pos, TAG.mod, kv.mod_revision);
-      pos = writeNumberField(buf, pos, TAG.version, kv.version);
-      pos = writeBytesField(buf, pos, TAG.value, kv.value);
-      pos = writeNumberField(buf, pos, TAG.lease, leases[i]);
-    }
-    if (i < kvs.length) return false;
-    if (pos !== total) throw new Error(`snapshot encoding: wrote ${pos} of ${total} bytes`);
-    return true;
-  };
-  return {
-    step,
-    buf: () => {
-      if (!buf || i < kvs.length) throw new Error('snapshot encoding: not finished');
-      return buf;
-    },
-  };
 }

@@ -7,12 +7,16 @@ import { performance } from 'node:perf_hooks';
 const IDLE_PER_BUSY = 3;
 const MAX_WAIT_MS = 50;
 
+/** The pause that follows a slice of `spentMs`: three times as long, at most MAX_WAIT_MS. */
+export function restAfter(spentMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, spentMs * IDLE_PER_BUSY)));
+}
+
 /** Runs step() until it returns true, pausing between calls so that it uses at most a quarter of the time. */
 export async function runPaced(step: () => boolean): Promise<void> {
   for (;;) {
     const started = performance.now();
     if (step()) return;
-    const spent = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_WAIT_MS, spent * IDLE_PER_BUSY)));
+    await restAfter(performance.now() - started);
   }
 }

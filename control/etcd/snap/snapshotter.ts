@@ -2,6 +2,8 @@
 //
 //   const snaps = new Snapshotter(dir);
 //   await snaps.save(snapshot);              // atomic: temp file, fsync, rename, fsync dir
+//   await snaps.saveFrom(metadata, writer);  // the same, with the data written chunk by chunk
+//   await snaps.loadAt(term, index);         // read a saved snapshot back (to send it to a lagging member)
 //   const { snapshot, warnings } = await snaps.loadNewest(replayedMarkers); // on restart
 //
 // File: <term>-<index>.snap (16 hex digits each), holding
@@ -9,9 +11,9 @@
 // A file that fails the checksum or does not parse is refused with SnapCorruptError naming it.
 import { crc32 } from 'node:zlib';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Snapshot, SnapshotMetadata } from '../raft/index.ts';
-import { runPaced } from './pace.ts';
 
 const MAGIC = Buffer.from('KTSSNAP1');
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -29,34 +31,46 @@ export function snapshotFileName(term: number, index: number): string {
   return `${term.toString(16).padStart(16, '0')}-${index.toString(16).padStart(16, '0')}.snap`;
 }
 
-/** The file's bytes before the application data: magic, CRC (of everything after it), metadata. */
-function fileHead(s: Snapshot, crcOfRest: (lenAndMeta: Buffer) => number): Buffer {
-  const meta = Buffer.from(JSON.stringify(s.metadata));
-  const head = Buffer.allocUnsafe(MAGIC.byteLength + 8 + meta.byteLength);
+/** The file's bytes before the application data: magic, CRC (0 until filled in), metadata length, metadata. */
+function fileHead(metadata: SnapshotMetadata): Buffer {
+  const meta = Buffer.from(JSON.stringify(metadata));
+  const head = Buffer.alloc(CRC_END + 4 + meta.byteLength);
   MAGIC.copy(head, 0);
-  head.writeUInt32LE(meta.byteLength, MAGIC.byteLength + 4);
-  meta.copy(head, MAGIC.byteLength + 8);
-  head.writeUInt32LE(crcOfRest(head.subarray(MAGIC.byteLength + 4)), MAGIC.byteLength);
+  head.writeUInt32LE(meta.byteLength, CRC_END);
+  meta.copy(head, CRC_END + 4);
   return head;
 }
+/** The CRC covers everything after it. */
+const CRC_END = MAGIC.byteLength + 4;
 
 export function encodeSnapshot(s: Snapshot): Buffer {
-  const head = fileHead(s, (lenAndMeta) => crc32(s.data, crc32(lenAndMeta)));
+  const head = fileHead(s.metadata);
+  head.writeUInt32LE(crc32(s.data, crc32(head.subarray(CRC_END))), MAGIC.byteLength);
   return Buffer.concat([head, s.data]);
 }
 
-/** crc32 over data in slices at a bounded share of the CPU (pace.ts; a snapshot can be hundreds of MB). */
-async function crc32InSlices(data: Uint8Array, initial: number): Promise<number> {
-  let crc = initial;
-  let off = 0;
-  await runPaced(() => {
-    crc = crc32(data.subarray(off, Math.min(data.byteLength, off + CRC_SLICE)), crc);
-    off += CRC_SLICE;
-    return off >= data.byteLength;
-  });
-  return crc;
+/**
+ * Receives a snapshot's application data in order, a chunk at a time; the writer may reuse a chunk's memory
+ * once the promise resolves.
+ */
+export type SnapshotSink = (chunk: Uint8Array) => Promise<void>;
+/** Produces a snapshot's application data into a sink (a state machine's snapshot, or bytes in memory). */
+export type SnapshotWriter = (sink: SnapshotSink) => Promise<void>;
+
+/** Bytes already in memory, in slices, so that no single checksum call holds the event loop for long. */
+function writeBytes(data: Uint8Array): SnapshotWriter {
+  return async (sink) => {
+    for (let off = 0; off < data.byteLength; off += SLICE_BYTES) await sink(data.subarray(off, off + SLICE_BYTES));
+  };
 }
-const CRC_SLICE = 4 * 1024 * 1024;
+const SLICE_BYTES = 4 * 1024 * 1024;
+
+/** Write all of buf at pos (a short write continues where it stopped). */
+async function writeAll(f: FileHandle, buf: Uint8Array, pos: number): Promise<void> {
+  for (let done = 0; done < buf.byteLength;) {
+    done += (await f.write(buf, done, buf.byteLength - done, pos + done)).bytesWritten;
+  }
+}
 
 function isNonNegInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -101,28 +115,33 @@ export class Snapshotter {
   }
 
   /** Write the snapshot atomically; resolves with its path once it is durable. */
-  async save(s: Snapshot): Promise<string> {
-    if (s.metadata.index === 0) throw new Error('snap: refusing to save an empty snapshot (index 0)');
+  save(s: Snapshot): Promise<string> {
+    return this.saveFrom(s.metadata, writeBytes(s.data));
+  }
+
+  /**
+   * Write a snapshot whose data comes from `write`, chunk by chunk, atomically: temp file, checksum written
+   * last into its place in the head, fsync, rename, fsync dir. The data is never held in memory as a whole.
+   */
+  async saveFrom(metadata: SnapshotMetadata, write: SnapshotWriter): Promise<string> {
+    if (metadata.index === 0) throw new Error('snap: refusing to save an empty snapshot (index 0)');
     await mkdir(this.dir, { recursive: true });
-    const name = snapshotFileName(s.metadata.term, s.metadata.index);
-    const path = join(this.dir, name);
+    const path = join(this.dir, snapshotFileName(metadata.term, metadata.index));
     const tmp = `${path}.tmp`;
-    // header and data as two writes: the data (the whole state machine) is never copied
-    const meta = Buffer.from(JSON.stringify(s.metadata));
-    const lenAndMeta = Buffer.allocUnsafe(4 + meta.byteLength);
-    lenAndMeta.writeUInt32LE(meta.byteLength, 0);
-    meta.copy(lenAndMeta, 4);
-    const crc = await crc32InSlices(s.data, crc32(lenAndMeta));
-    const head = fileHead(s, () => crc);
-    const data = Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength);
     const f = await open(tmp, 'w');
     try {
-      let done = 0;
-      const total = head.byteLength + data.byteLength;
-      while (done < total) {
-        const bufs = done < head.byteLength ? [head.subarray(done), data] : [data.subarray(done - head.byteLength)];
-        done += (await f.writev(bufs, done)).bytesWritten;
-      }
+      const head = fileHead(metadata);
+      let crc = crc32(head.subarray(CRC_END));
+      let pos = head.byteLength;
+      await writeAll(f, head, 0);
+      await write(async (chunk) => {
+        crc = crc32(chunk, crc);
+        await writeAll(f, chunk, pos);
+        pos += chunk.byteLength;
+      });
+      const crcBytes = Buffer.allocUnsafe(4);
+      crcBytes.writeUInt32LE(crc, 0);
+      await writeAll(f, crcBytes, MAGIC.byteLength);
       await f.sync();
     } finally {
       await f.close();
@@ -135,6 +154,11 @@ export class Snapshotter {
       await d.close();
     }
     return path;
+  }
+
+  /** The snapshot saved at (term, index), read back from its file. Throws if it is gone or damaged. */
+  loadAt(term: number, index: number): Promise<Snapshot> {
+    return this.load(join(this.dir, snapshotFileName(term, index)));
   }
 
   /** Load one snapshot file. Throws SnapCorruptError if it is damaged. */

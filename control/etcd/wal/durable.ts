@@ -6,16 +6,20 @@
 //   // restore the state machine from `snapshot` (if any), then run the Ready loop:
 //   const rd = node.ready(); await disk.persist(rd); send(rd.messages); apply(rd.committedEntries); node.advance();
 //   // every N applied entries:
-//   await disk.compact(appliedIndex, confState, stateMachineBytes);
+//   await disk.compact(appliedIndex, confState, snapshotWriter); // the state machine's snapshot, into a file
 //
 // persist() writes the snapshot file first, then its WAL marker, then HardState and entries (one fsync), and
 // only then updates the MemoryStorage the core reads from, so what the core sees is always durable.
 import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { MemoryStorage } from '../raft/index.ts';
-import type { ConfState, Ready, Snapshot } from '../raft/index.ts';
+import type { ConfState, Ready, Snapshot, SnapshotMetadata } from '../raft/index.ts';
 import { Snapshotter } from '../snap/index.ts';
+import type { SnapshotWriter } from '../snap/index.ts';
 import { WAL, entriesAfter } from './wal.ts';
+
+/** A snapshot in memory whose data is in its file only. */
+const NO_DATA = new Uint8Array(0);
 import type { WalOptions } from './wal.ts';
 
 export interface RaftDiskOptions extends WalOptions {
@@ -110,19 +114,25 @@ export class RaftDisk {
   }
 
   /**
-   * Record that the state machine at appliedIndex is `data`: save a snapshot file, compact the in-memory log
-   * (keeping catchUpEntries behind), release WAL segments the snapshot covers and purge old snapshot files.
+   * Record that the state machine at appliedIndex is what `write` produces: save it as a snapshot file, then
+   * compact the in-memory log (keeping catchUpEntries behind), release WAL segments the snapshot covers and
+   * purge old snapshot files. The data stays in the file only: a MsgSnap gets it from there (snapshotAt).
    */
-  async compact(appliedIndex: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const snap = this.storage.createSnapshot(appliedIndex, confState, data);
-    await this.snapshotter.save(snap);
-    await this.wal.saveSnapshot({ index: snap.metadata.index, term: snap.metadata.term });
+  async compact(appliedIndex: number, confState: ConfState, write: SnapshotWriter): Promise<void> {
+    const metadata = { index: appliedIndex, term: this.storage.term(appliedIndex), confState };
+    await this.snapshotter.saveFrom(metadata, write);
+    this.storage.createSnapshot(appliedIndex, confState, NO_DATA);
+    await this.wal.saveSnapshot({ index: appliedIndex, term: metadata.term });
     const compactTo = appliedIndex - this.catchUpEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     // A restart needs only the snapshot and the entries after it.
-    await this.wal.releaseTo(snap.metadata.index);
+    await this.wal.releaseTo(appliedIndex);
     await this.snapshotter.purge(this.keepSnapshots);
-    return snap;
+  }
+
+  /** The snapshot at metadata's (term, index) with its data, from its file. */
+  snapshotAt(metadata: SnapshotMetadata): Promise<Snapshot> {
+    return this.snapshotter.loadAt(metadata.term, metadata.index);
   }
 
   close(): Promise<void> {

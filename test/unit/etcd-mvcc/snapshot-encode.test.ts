@@ -1,7 +1,7 @@
 // The hand-written snapshot encoding (server/snapshot.ts) must be the protobuf message protobufjs reads back.
 import t from 'tap';
 import { Store } from '../../../control/etcd/mvcc/store.ts';
-import { encodeSnapshot, encodeSnapshotInSlices, restoreSnapshot } from '../../../control/etcd/server/snapshot.ts';
+import { encodeSnapshot, snapshotWriter, restoreSnapshot } from '../../../control/etcd/server/snapshot.ts';
 import { messageType, decodeMessage } from '../../../control/etcd/proto/load.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -49,15 +49,26 @@ t.test('restoring the encoding gives the same keyspace', async (t) => {
   t.equal(copy.lessor.get('9223372036854775001')?.keys.size, 1);
 });
 
-t.test('the sliced encoding gives the same bytes, as of the call even if writes follow', async (t) => {
+t.test('the chunked writer gives the same bytes, as of the call even if writes follow', async (t) => {
   const s = sample();
-  for (let i = 0; i < 5000; i++) s.apply({ put: { key: b(`bulk${i}`), value: b(`v${i}`) } } as never);
+  // enough data for several chunks, and one version bigger than a chunk
+  for (let i = 0; i < 3000; i++) s.apply({ put: { key: b(`bulk${i}`), value: Buffer.alloc(1000, i) } } as never);
+  s.apply({ put: { key: b('huge'), value: Buffer.alloc(3 * 1024 * 1024, 9) } } as never);
   const want = encodeSnapshot(s);
-  const pending = encodeSnapshotInSlices(s);
+  const write = snapshotWriter(s);
   s.apply({ put: { key: b('a'), value: b('later') } } as never);
   s.apply({ delete_range: { key: b('k'), range_end: b('l') } } as never);
   s.apply({ compaction: { revision: s.kv.rev } } as never);
-  const got = await pending;
-  t.ok(got.equals(want), 'same bytes as the synchronous encoding taken at the same moment');
+  const chunks: Buffer[] = [];
+  let reused = 0;
+  let last: ArrayBufferLike | undefined;
+  await write(async (chunk) => {
+    if (chunk.buffer === last) reused++;
+    last = chunk.buffer;
+    chunks.push(Buffer.from(chunk)); // a copy: the writer reuses its buffer once this resolves
+  });
+  t.ok(chunks.length > 3, `written in ${chunks.length} chunks`);
+  t.ok(reused > 0, 'chunks share one buffer');
+  t.ok(Buffer.concat(chunks).equals(want), 'same bytes as the synchronous encoding taken at the same moment');
   t.notOk(encodeSnapshot(s).equals(want), 'the later writes did change the state');
 });

@@ -62,7 +62,8 @@ class DiskMember {
   }
 
   compact(): Promise<unknown> {
-    return this.disk.compact(this.applied, this.node.raft.prs.confState(), enc.encode(JSON.stringify(this.state)));
+    const data = enc.encode(JSON.stringify(this.state));
+    return this.disk.compact(this.applied, this.node.raft.prs.confState(), (sink) => sink(data));
   }
 }
 
@@ -81,6 +82,10 @@ class Cluster {
           if (msg.type === 'MsgSnap') from.node.reportSnapshot(msg.to, 'Failure');
           else from.node.reportUnreachable(msg.to);
           continue;
+        }
+        if (msg.type === 'MsgSnap' && msg.snapshot!.data.byteLength === 0) {
+          // a member's own snapshot keeps its data in the file only, as RaftMember sends it
+          msg.snapshot = await from.disk.snapshotAt(msg.snapshot!.metadata);
         }
         to.node.step(msg);
         if (msg.type === 'MsgSnap') {

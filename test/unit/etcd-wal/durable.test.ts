@@ -89,7 +89,8 @@ t.test('a member recovers term, vote, commit, log and state after a restart, wit
   r1.node.campaign();
   await r1.drain();
   for (let i = 10; i < 15; i++) await r1.put(`v${i}`);
-  await r1.disk.compact(r1.applied, r1.node.raft.prs.confState(), enc.encode(JSON.stringify(r1.state)));
+  const snapData = enc.encode(JSON.stringify(r1.state));
+  await r1.disk.compact(r1.applied, r1.node.raft.prs.confState(), (sink) => sink(snapData));
   await r1.put('v15');
   const want = [...r1.state];
   const term = r1.node.status().term;
