@@ -72,3 +72,13 @@ t.test('the chunked writer gives the same bytes, as of the call even if writes f
   t.ok(Buffer.concat(chunks).equals(want), 'same bytes as the synchronous encoding taken at the same moment');
   t.notOk(encodeSnapshot(s).equals(want), 'the later writes did change the state');
 });
+
+t.test('the writer pauses between chunks, so timers (and requests) run while a large snapshot is written', async (t) => {
+  const s = sample();
+  for (let i = 0; i < 5000; i++) s.apply({ put: { key: b(`bulk${i}`), value: Buffer.alloc(1000, i) } } as never);
+  const order: string[] = [];
+  setTimeout(() => order.push('timer'), 0);
+  await snapshotWriter(s)(async () => { order.push('chunk'); });
+  const timer = order.indexOf('timer');
+  t.ok(timer > 0 && timer < order.length - 1, `a timer ran between chunks: ${order.join(', ')}`);
+});
