@@ -19,6 +19,7 @@ export class Pleg {
   private prev = new Map<string, string>();
   private timer?: NodeJS.Timeout;
   private running = false;
+  private stopped = false;
   /** Time of the last successful relist (0 before the first); the runtime is unhealthy when this gets old. */
   lastRelistOkMs = 0;
   lastError: string = '';
@@ -51,14 +52,17 @@ export class Pleg {
   }
 
   start(): void {
+    this.stopped = false;
     const loop = async () => {
       await this.relist();
-      this.timer = setTimeout(loop, this.o.periodMs ?? 1000);
+      // stop() may have come while that relist was in flight: then no next round
+      if (!this.stopped) this.timer = setTimeout(loop, this.o.periodMs ?? 1000);
     };
     void loop();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
