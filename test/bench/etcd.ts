@@ -6,6 +6,8 @@
 // then `node_modules/.bin/node test/bench/cpuprofile-top.ts /tmp/prof/<file>` for self time and busy stretches
 // (members are stopped with SIGTERM first so that node writes their profiles).
 // `--only=kts` (or `--only=etcd`) runs one side only, for profiling; no ratio is printed then.
+// `--rounds=N` repeats the whole comparison N times (fresh clusters each time, the two systems alternating) and
+// adds the median of each load's ratios: single runs on this shared 2-core machine vary by several percent.
 import fs from 'node:fs';
 import os from 'node:os';
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
@@ -57,33 +59,46 @@ const loads = process.argv.slice(2).filter((a) => ['s', 'm', 'l', 'xl'].includes
 if (loads.length === 0) loads.push('s');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const kinds = (['etcd', 'kts'] as const).filter((k) => !only || k === only);
-const results: Result[] = [];
-for (const kind of kinds) {
-  const cluster = await startCluster(kind, 3);
-  try {
-    for (const load of loads) {
-      process.stderr.write(`check perf --load=${load} against 3-member ${kind === 'etcd' ? 'etcd 3.4' : 'kts etcd'} (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})...\n`);
-      const res = await checkPerf(cluster, load);
-      if (Number.isNaN(res.writesPerSec)) process.stderr.write(res.raw.slice(-2000) + '\n');
-      results.push(res);
+const rounds = Math.max(1, Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 1));
+const results: Array<Result & { round: number }> = [];
+for (let round = 1; round <= rounds; round++) {
+  for (const kind of kinds) {
+    const cluster = await startCluster(kind, 3);
+    try {
+      for (const load of loads) {
+        process.stderr.write(`${rounds > 1 ? `round ${round}: ` : ''}check perf --load=${load} against 3-member ${kind === 'etcd' ? 'etcd 3.4' : 'kts etcd'} (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})...\n`);
+        const res = await checkPerf(cluster, load);
+        if (Number.isNaN(res.writesPerSec)) process.stderr.write(res.raw.slice(-2000) + '\n');
+        results.push({ ...res, round });
+      }
+    } finally {
+      for (const m of cluster.members) await cluster.kill(m.name, 'SIGTERM');
+      await cluster.stop();
     }
-  } finally {
-    for (const m of cluster.members) await cluster.kill(m.name, 'SIGTERM');
-    await cluster.stop();
   }
 }
 
 console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(14))).join(' ');
 console.log(row(['load', 'etcd w/s', 'kts w/s', 'ratio', 'etcd slowest', 'kts slowest', 'etcd', 'kts']));
+const nan: Result = { load: '-', kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [], leaderIndex: -1 };
 for (const load of loads) {
-  const nan: Result = { load, kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [], leaderIndex: -1 };
-  const e = results.find((r) => r.kind === 'etcd' && r.load === load) ?? nan;
-  const k = results.find((r) => r.kind === 'kts' && r.load === load) ?? nan;
-  console.log(row([load, e.writesPerSec.toFixed(0), k.writesPerSec.toFixed(0), (k.writesPerSec / e.writesPerSec).toFixed(2),
-    `${e.slowest.toFixed(3)}s`, `${k.slowest.toFixed(3)}s`, e.pass ? 'PASS' : 'FAIL', k.pass ? 'PASS' : 'FAIL']));
+  const ratios: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const e = results.find((r) => r.kind === 'etcd' && r.load === load && r.round === round) ?? nan;
+    const k = results.find((r) => r.kind === 'kts' && r.load === load && r.round === round) ?? nan;
+    ratios.push(k.writesPerSec / e.writesPerSec);
+    console.log(row([load, e.writesPerSec.toFixed(0), k.writesPerSec.toFixed(0), ratios.at(-1)!.toFixed(2),
+      `${e.slowest.toFixed(3)}s`, `${k.slowest.toFixed(3)}s`, e.pass ? 'PASS' : 'FAIL', k.pass ? 'PASS' : 'FAIL']));
+  }
+  if (rounds > 1) console.log(row([load, '', '', `median ${median(ratios).toFixed(2)}`]));
 }
 console.log('\nCPU (user + system) per write, ms, each member (* the leader):');
 for (const r of results) {
   console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.cpuPerWrite.map((c, i) => `${c.toFixed(3)}${i === r.leaderIndex ? '*' : ' '}`).join(' ')}`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
