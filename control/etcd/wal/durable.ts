@@ -17,10 +17,10 @@ import type { ConfState, Ready, Snapshot, SnapshotMetadata } from '../raft/index
 import { Snapshotter } from '../snap/index.ts';
 import type { SnapshotWriter } from '../snap/index.ts';
 import { WAL, entriesAfter } from './wal.ts';
+import type { WalOptions } from './wal.ts';
 
 /** A snapshot in memory whose data is in its file only. */
 const NO_DATA = new Uint8Array(0);
-import type { WalOptions } from './wal.ts';
 
 export interface RaftDiskOptions extends WalOptions {
   walDir: string;
