@@ -3,12 +3,17 @@
 import t from 'tap';
 import { startEtcd } from '../../../control/apiserver/testing/etcd.ts';
 import { startControlPlane } from '../harness/controlplane.ts';
+import { until } from '../../support/until.ts';
 
 t.test('apiserver restarts on an etcd that already holds its data', async (t) => {
   const etcd = await startEtcd();
   t.teardown(() => etcd.stop());
   const first = await startControlPlane({ etcd });
-  const before = await (await fetch(`${first.server}/api/v1/namespaces/default/services/kubernetes`)).json() as { metadata: { uid: string }; spec: { clusterIP: string } };
+  // the apiserver creates its own Service shortly after it starts serving
+  const before = await until('kubernetes Service', async () => {
+    const res = await fetch(`${first.server}/api/v1/namespaces/default/services/kubernetes`);
+    return res.ok && await res.json() as { metadata: { uid: string }; spec: { clusterIP: string } };
+  });
   await first.stop();
 
   const second = await startControlPlane({ etcd });
