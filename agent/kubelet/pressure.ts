@@ -42,7 +42,7 @@ export function parseEvictionHard(spec: Record<string, unknown>, field = 'evicti
   return out;
 }
 
-export function isUnder(m: Measure, t: Threshold): boolean {
+function isUnder(m: Measure, t: Threshold): boolean {
   const limit = 'fraction' in t ? t.fraction * m.capacity : t.quantity;
   return m.available < limit;
 }
