@@ -12,6 +12,7 @@
 // deleted (releaseTo) once a snapshot covers their entries.
 // Recovery: a damaged record at the very end of the last segment (a crash mid-append) is truncated and reported
 // in replay.warnings; damage anywhere else throws WalCorruptError naming the file and byte offset.
+import { writevSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -307,13 +308,15 @@ export class WAL {
       const batch = this.queue;
       this.queue = [];
       try {
-        // one writev of every queued buffer (no concatenated copy); a short write continues from where it stopped
+        // one writev of every queued buffer (no concatenated copy); a short write continues from where it stopped.
+        // Synchronous: it only copies into the page cache (microseconds), where the async call cost a thread-pool
+        // round trip (0.2 ms median under check perf m, 0.6 at p90). The fsync, which waits for the disk, stays async.
         let bufs = batch.flatMap((p) => p.bytes);
         let total = 0;
         for (const b of bufs) total += b.byteLength;
         let done = 0;
         while (done < total) {
-          const { bytesWritten } = await this.file.writev(bufs, this.size + done);
+          const bytesWritten = writevSync(this.file.fd, bufs, this.size + done);
           done += bytesWritten;
           if (done < total) bufs = remainderAfter(bufs, bytesWritten);
         }
