@@ -1,5 +1,6 @@
 // Benchmark: `etcdctl check perf --load=<s|m|l>` against a 3-member etcd 3.4 and a 3-member kts etcd, one
-// after the other on this machine, printing writes/s, the slowest request and kts/etcd ratios.
+// after the other on this machine, printing writes/s, the slowest request, kts/etcd ratios, and for each member its CPU
+// per write and its writes per WAL fsync (from /metrics: how much group commit batches).
 // Usage: npm run bench:etcd [-- s m l]   (default: s)
 // Profiling the members (Node 24 is needed for --cpu-prof in NODE_OPTIONS, so not through npm):
 //   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" node_modules/.bin/node test/bench/etcd.ts m
@@ -21,6 +22,8 @@ interface Result {
   cpuPerWrite: number[];
   /** Which member led at the end of the run (-1: unknown). */
   leaderIndex: number;
+  /** Writes per WAL fsync on each member (etcd_disk_wal_fsync_duration_seconds_count): how much group commit batches. */
+  writesPerFsync: number[];
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
@@ -35,11 +38,23 @@ function cpuSeconds(pid: number | undefined): number {
 }
 const CLOCK_TICKS = 100;
 
+/** The member's WAL fsyncs so far, from its /metrics; NaN if unreadable. */
+async function walFsyncs(endpoint: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${endpoint}/metrics`)).text();
+    return Number(/^etcd_disk_wal_fsync_duration_seconds_count (\d+)/m.exec(text)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 async function checkPerf(c: Cluster, load: string): Promise<Result> {
   const pids = [...c.procs.values()].map((p) => p?.pid);
   const cpuBefore = pids.map(cpuSeconds);
+  const fsyncsBefore = await Promise.all(c.endpoints.map(walFsyncs));
   const r = await etcdctl(c.endpoints, ['check', 'perf', `--load=${load}`]);
   const cpuAfter = pids.map(cpuSeconds);
+  const fsyncsAfter = await Promise.all(c.endpoints.map(walFsyncs));
   const out = r.stdout + r.stderr;
   const num = (re: RegExp) => Number(re.exec(out)?.[1] ?? NaN);
   const writes = num(/(\d+(?:\.\d+)?) writes\/s/) * 60;
@@ -47,6 +62,7 @@ async function checkPerf(c: Cluster, load: string): Promise<Result> {
   return {
     leaderIndex: c.members.findIndex((m) => m.name === leader),
     cpuPerWrite: cpuAfter.map((a, i) => (1000 * (a - cpuBefore[i])) / writes),
+    writesPerFsync: fsyncsAfter.map((a, i) => writes / (a - fsyncsBefore[i])),
     load, kind: c.kind, raw: out,
     writesPerSec: num(/(\d+(?:\.\d+)?) writes\/s/),
     slowest: num(/Slowest request took(?: too long)?:? (\d+(?:\.\d+)?)s/),
@@ -81,7 +97,7 @@ for (let round = 1; round <= rounds; round++) {
 console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(6) : c.padStart(14))).join(' ');
 console.log(row(['load', 'etcd w/s', 'kts w/s', 'ratio', 'etcd slowest', 'kts slowest', 'etcd', 'kts']));
-const nan: Result = { load: '-', kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [], leaderIndex: -1 };
+const nan: Result = { load: '-', kind: '-', raw: '', writesPerSec: NaN, slowest: NaN, stddev: NaN, pass: false, cpuPerWrite: [], leaderIndex: -1, writesPerFsync: [] };
 for (const load of loads) {
   const ratios: number[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -96,6 +112,10 @@ for (const load of loads) {
 console.log('\nCPU (user + system) per write, ms, each member (* the leader):');
 for (const r of results) {
   console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.cpuPerWrite.map((c, i) => `${c.toFixed(3)}${i === r.leaderIndex ? '*' : ' '}`).join(' ')}`);
+}
+console.log('\nWrites per WAL fsync, each member (* the leader):');
+for (const r of results) {
+  console.log(`${r.load.padEnd(6)} ${r.kind.padEnd(5)} ${r.writesPerFsync.map((w, i) => `${w.toFixed(2).padStart(6)}${i === r.leaderIndex ? '*' : ' '}`).join(' ')}`);
 }
 
 function median(xs: number[]): number {

@@ -1,12 +1,21 @@
 // Plain HTTP endpoints next to gRPC on the client port: /health (as etcd answers it) and /metrics
 // (Prometheus text, a few of etcd's own metric names).
 import type http from 'node:http';
-import { Registry, Gauge, Counter } from 'prom-client';
+import { Registry, Gauge, Counter, Histogram } from 'prom-client';
 import type { EtcdServer } from './etcd-server.ts';
 import { dbSize } from './maintenance-service.ts';
 
-export function httpHandler(s: EtcdServer): http.RequestListener {
+/** etcd's WAL fsync histogram (its buckets: 1 ms doubling to 8.192 s); the Raft member observes every fsync. */
+export function walFsyncHistogram(): Histogram {
+  return new Histogram({
+    name: 'etcd_disk_wal_fsync_duration_seconds', help: 'The latency distributions of fsync called by WAL.',
+    buckets: Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i), registers: [],
+  });
+}
+
+export function httpHandler(s: EtcdServer, walFsync: Histogram): http.RequestListener {
   const registry = new Registry();
+  registry.registerMetric(walFsync);
   new Gauge({ name: 'etcd_server_has_leader', help: 'Whether or not a leader exists. 1 is existence, 0 is not.', registers: [registry],
     collect() { this.set(s.consensus.status().leaderId !== '0' ? 1 : 0); } });
   new Gauge({ name: 'etcd_server_is_leader', help: 'Whether or not this member is a leader.', registers: [registry],

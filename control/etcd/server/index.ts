@@ -17,7 +17,7 @@ import { leaseService } from './lease-service.ts';
 import { clusterService } from './cluster-service.ts';
 import { maintenanceService } from './maintenance-service.ts';
 import { WatchHub } from './watch-hub.ts';
-import { httpHandler } from './http.ts';
+import { httpHandler, walFsyncHistogram } from './http.ts';
 import { listenMux } from './listen.ts';
 import type { Listener, TlsFiles } from './listen.ts';
 import type { Consensus } from './consensus.ts';
@@ -114,6 +114,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const legacySingle = members.length === 1 && fs.existsSync(path.join(cfg.dataDir, 'member', 'wal', 'single.log'));
   if (members.length === 1 && !legacySingle && !readClusterFile(cfg.dataDir)) writeClusterFile(cfg.dataDir, clusterId, self.ID);
   if (members.length === 1 && readClusterFile(cfg.dataDir)) clusterId = readClusterFile(cfg.dataDir)!.clusterId;
+  const walFsync = walFsyncHistogram();
   const raft = !legacySingle
     ? new RaftMember({
       memberId: self.ID, clusterId, dataDir: cfg.dataDir, join, peerTls: cfg.peerTls,
@@ -121,6 +122,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
       // a lone member listens for peers only when asked to (so that many can run side by side in tests)
       listenPeerUrls: cfg.listenPeerUrls ?? (members.length > 1 ? self.peerURLs : []),
       heartbeatMs: cfg.heartbeatMs, electionMs: cfg.electionMs, snapshotCount: cfg.snapshotCount, snapshotCatchUpEntries: cfg.snapshotCatchUpEntries, log,
+      observeFsync: (seconds) => walFsync.observe(seconds),
     })
     : undefined;
   const consensus: Consensus = raft ?? new SingleMember(cfg.dataDir, self.ID, (m) => log('warn', m));
@@ -138,7 +140,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   grpcServer.addService(svc.Maintenance.service, maintenanceService(server));
 
   await server.start();
-  const handler = httpHandler(server);
+  const handler = httpHandler(server, walFsync);
   const listeners: Listener[] = [];
   try {
     for (const u of cfg.listenClientUrls) listeners.push(await listenMux(u, grpcServer, handler, cfg.clientTls));

@@ -30,6 +30,8 @@ export interface RaftMemberOptions {
   /** Joining an existing cluster (--initial-cluster-state existing): start empty, the leader fills us in. */
   join?: boolean;
   log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** Told how long each WAL fsync took, in seconds (/metrics). */
+  observeFsync?: (seconds: number) => void;
 }
 
 const READ_TIMEOUT_MS = 5000;
@@ -88,7 +90,9 @@ export class RaftMember implements Consensus {
     this.sm = sm;
     const { walDir, snapDir } = memberDirs(this.opts.dataDir);
     const meta = new TextEncoder().encode(JSON.stringify({ memberId: this.opts.memberId, clusterId: this.opts.clusterId }));
-    const opened = await RaftDisk.open({ walDir, snapDir, metadata: meta, catchUpEntries: this.opts.snapshotCatchUpEntries });
+    const opened = await RaftDisk.open({
+      walDir, snapDir, metadata: meta, catchUpEntries: this.opts.snapshotCatchUpEntries, observeFsync: this.opts.observeFsync,
+    });
     for (const w of opened.warnings) this.log('warn', w);
     this.disk = opened.disk;
     if (!opened.fresh) {
