@@ -5,8 +5,23 @@
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Event, KubernetesObject, V1ObjectReference } from '@kubernetes/client-node';
 import { ApiError } from '../api/errors.ts';
-import type { RestClient } from './rest.ts';
+import { RestClient } from './rest.ts';
 import { TokenBucket } from './ratelimit.ts';
+
+/** Where the Events go: the REST client (restEventSink), or a component's own API seam (the kubelet's). */
+export interface EventSink {
+  create(namespace: string, event: CoreV1Event): Promise<unknown>;
+  /** Merge-patch an existing Event (count, lastTimestamp, message); rejects with a NotFound ApiError if it is gone. */
+  patch(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<unknown>;
+}
+
+export function restEventSink(client: RestClient): EventSink {
+  const events = (namespace: string) => ({ version: 'v1', resource: 'events', namespace });
+  return {
+    create: (namespace, event) => client.create(events(namespace), event),
+    patch: (namespace, name, patch) => client.patch({ ...events(namespace), name }, 'merge', patch),
+  };
+}
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -27,25 +42,31 @@ const MAX_TRACKED = 4096;
 interface Seen { namespace: string; name: string; count: number; at: number }
 
 export class EventRecorder {
-  private readonly client: RestClient;
+  private readonly sink: EventSink;
   private readonly opts: EventRecorderOptions;
   private readonly seen = new Map<string, Seen>();
   private readonly buckets = new Map<string, TokenBucket>();
   private pending: Promise<void> = Promise.resolve();
 
-  constructor(client: RestClient, opts: EventRecorderOptions) {
-    this.client = client;
+  constructor(sink: EventSink, opts: EventRecorderOptions);
+  constructor(client: RestClient, opts: EventRecorderOptions);
+  constructor(sink: RestClient | EventSink, opts: EventRecorderOptions) {
+    this.sink = sink instanceof RestClient ? restEventSink(sink) : sink;
     this.opts = opts;
   }
 
-  /** Record an event about `obj`; returns at once (the write happens in the background, in order). */
-  event(obj: KubernetesObject, type: EventType, reason: string, message: string): void {
+  /**
+   * Record an event about `obj` (`fieldPath` names a part of it, e.g. "spec.containers{web}"); returns at once
+   * (the write happens in the background, in order).
+   */
+  event(obj: KubernetesObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
     let ref: V1ObjectReference;
     try {
       ref = referenceTo(obj);
     } catch (err) {
       return this.report(err);
     }
+    if (fieldPath) ref.fieldPath = fieldPath;
     const objKey = `${ref.kind}/${ref.namespace ?? ''}/${ref.name}/${ref.uid ?? ''}`;
     let bucket = this.buckets.get(objKey);
     if (!bucket) {
@@ -54,7 +75,7 @@ export class EventRecorder {
       this.buckets.set(objKey, bucket);
     }
     if (bucket.reserve() > 0) return; // over budget: drop, as upstream's spam filter does
-    const key = `${objKey}|${type}|${reason}|${message}`;
+    const key = `${objKey}|${fieldPath ?? ''}|${type}|${reason}|${message}`;
     this.pending = this.pending.then(() => this.write(key, ref, type, reason, message)).catch((err) => this.report(err));
   }
 
@@ -66,14 +87,11 @@ export class EventRecorder {
   private async write(key: string, ref: V1ObjectReference, type: EventType, reason: string, message: string): Promise<void> {
     const now = new Date();
     const nowText = now.toISOString().replace(/\.\d+Z$/, 'Z');
-    const events = { version: 'v1', resource: 'events', namespace: ref.namespace || 'default' };
+    const namespace = ref.namespace || 'default';
     const prior = this.seen.get(key);
     if (prior && now.getTime() - prior.at < DEDUPE_WINDOW_MS) {
       try {
-        await this.client.patch(
-          { ...events, namespace: prior.namespace, name: prior.name }, 'merge',
-          { count: prior.count + 1, lastTimestamp: nowText, message },
-        );
+        await this.sink.patch(prior.namespace, prior.name, { count: prior.count + 1, lastTimestamp: nowText as unknown as Date, message });
         prior.count++;
         prior.at = now.getTime();
         return;
@@ -86,15 +104,15 @@ export class EventRecorder {
     const name = `${ref.name}.${(BigInt(now.getTime()) * 1_000_000n + BigInt(randomBytes(3).readUIntBE(0, 3) % 1_000_000)).toString(16)}`;
     const ev: CoreV1Event = {
       apiVersion: 'v1', kind: 'Event',
-      metadata: { name, namespace: events.namespace },
+      metadata: { name, namespace },
       involvedObject: ref, type, reason, message,
       source: { component: this.opts.component, ...(this.opts.host ? { host: this.opts.host } : {}) },
       firstTimestamp: nowText as unknown as Date, lastTimestamp: nowText as unknown as Date, count: 1,
       reportingComponent: this.opts.component, reportingInstance: this.opts.host ?? '',
     };
-    await this.client.create(events, ev);
+    await this.sink.create(namespace, ev);
     if (this.seen.size >= MAX_TRACKED) this.seen.clear();
-    this.seen.set(key, { namespace: events.namespace, name, count: 1, at: now.getTime() });
+    this.seen.set(key, { namespace, name, count: 1, at: now.getTime() });
   }
 
   private report(err: unknown): void {

@@ -68,8 +68,8 @@ export {
 } from './workqueue.ts';
 export type { RateLimiter, WorkerOptions } from './workqueue.ts';
 export { LeaderElector, microTime } from './leaderelection.ts';
-export { EventRecorder, referenceTo } from './events.ts';
-export type { EventRecorderOptions, EventType } from './events.ts';
+export { EventRecorder, referenceTo, restEventSink } from './events.ts';
+export type { EventRecorderOptions, EventSink, EventType } from './events.ts';
 export type { LeaderElectionConfig } from './leaderelection.ts';
 export { TokenBucket, Backoff, sleep } from './ratelimit.ts';
 export { resources, apiVersionOf } from './resources.ts';

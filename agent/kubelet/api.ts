@@ -33,4 +33,6 @@ export interface KubeletApi {
     podName: string; podUid: string }): Promise<string>;
   /** Best effort; failures are logged by the caller. */
   createEvent(event: CoreV1Event): Promise<void>;
+  /** Merge-patches an Event (a repeat bumps count and lastTimestamp); NotFound if it is gone. */
+  patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void>;
 }

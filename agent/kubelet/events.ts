@@ -1,39 +1,31 @@
-// Events about pods (Pulled, Created, Started, Killing, BackOff, Unhealthy, Failed, FailedMount), written
-// best effort: a failing event write never blocks pod work.
-import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
-import { randomBytes } from 'node:crypto';
-import { rfc3339, rfc3339Micro } from '../../api/meta.ts';
+// Events about pods (Pulled, Created, Started, Killing, BackOff, Unhealthy, Failed, FailedMount) through the
+// shared recorder (client/events.ts): a repeat bumps count on the same Event, a per-pod budget stops floods,
+// and a failing write never blocks pod work.
+import type { V1Pod } from '@kubernetes/client-node';
+import { EventRecorder as Recorder } from '../../client/events.ts';
+import type { EventType } from '../../client/events.ts';
 import type { KubeletApi } from './api.ts';
 
-export type EventType = 'Normal' | 'Warning';
+export type { EventType };
 
 export class EventRecorder {
-  private readonly api: Pick<KubeletApi, 'createEvent'>;
-  private readonly host: string;
-  private readonly onError: (err: unknown) => void;
+  private readonly recorder: Recorder;
 
-  constructor(api: Pick<KubeletApi, 'createEvent'>, host: string, onError: (err: unknown) => void = () => {}) {
-    this.api = api;
-    this.host = host;
-    this.onError = onError;
+  constructor(api: Pick<KubeletApi, 'createEvent' | 'patchEvent'>, host: string, onError: (err: unknown) => void = () => {}) {
+    this.recorder = new Recorder({
+      create: (namespace, event) => api.createEvent({ ...event, metadata: { ...event.metadata, namespace } }),
+      patch: (namespace, name, patch) => api.patchEvent(namespace, name, patch),
+    }, { component: 'kubelet', host, onError });
   }
 
+  /** `fieldPath` names the container, e.g. "spec.containers{web}". */
   pod(pod: V1Pod, type: EventType, reason: string, message: string, fieldPath?: string): void {
-    const now = Date.now();
-    const ns = pod.metadata?.namespace ?? 'default';
-    const event: CoreV1Event = {
-      apiVersion: 'v1', kind: 'Event',
-      metadata: { name: `${pod.metadata?.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
-      involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, namespace: ns, uid: pod.metadata?.uid,
-        ...(fieldPath ? { fieldPath } : {}) },
-      reason, message, type, count: 1,
-      source: { component: 'kubelet', host: this.host },
-      reportingComponent: 'kubelet', reportingInstance: this.host,
-      firstTimestamp: rfc3339(now) as unknown as Date,
-      lastTimestamp: rfc3339(now) as unknown as Date,
-      eventTime: rfc3339Micro(now) as unknown as Date,
-      action: reason,
-    };
-    this.api.createEvent(event).catch(this.onError);
+    // pods from a list carry no kind: the reference needs it
+    this.recorder.event({ ...pod, apiVersion: 'v1', kind: 'Pod' }, type, reason, message, fieldPath);
+  }
+
+  /** Resolves when every event recorded so far has been written (or failed). */
+  flush(): Promise<void> {
+    return this.recorder.flush();
   }
 }

@@ -101,7 +101,12 @@ export class FakeKubeletApi implements KubeletApi {
   async createPod(pod: V1Pod) { return this.putPod(pod); }
   async getConfigMap(namespace: string, name: string) { return structuredClone(this.configMaps.get(key(namespace, name)) ?? null); }
   async getSecret(namespace: string, name: string) { return structuredClone(this.secrets.get(key(namespace, name)) ?? null); }
-  async createEvent(event: CoreV1Event) { this.events.push(event); }
+  async createEvent(event: CoreV1Event) { this.events.push(structuredClone(event)); }
+  async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>) {
+    const ev = this.events.find((e) => e.metadata?.namespace === namespace && e.metadata?.name === name);
+    if (!ev) throw errors.notFound('events', name);
+    Object.assign(ev, structuredClone(patch));
+  }
   readonly tokenRequests: { namespace: string; serviceAccount: string; audiences: string[]; expirationSeconds: number; podName: string }[] = [];
   async requestServiceAccountToken(namespace: string, serviceAccount: string,
     req: { audiences: string[]; expirationSeconds: number; podName: string; podUid: string }) {

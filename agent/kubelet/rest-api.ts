@@ -95,4 +95,7 @@ export class RestKubeletApi implements KubeletApi {
   async createEvent(event: CoreV1Event) {
     await this.client.create({ ...resources.events, namespace: event.metadata?.namespace }, event);
   }
+  async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>) {
+    await this.client.patch({ ...resources.events, namespace, name }, 'merge', patch);
+  }
 }

@@ -60,3 +60,31 @@ t.test('a flood about one object is cut off at the burst; errors are reported, n
   t.match((errors[0] as Error).message, /no metadata.name/);
   t.throws(() => referenceTo({ metadata: {} }), /no metadata.name/);
 });
+
+t.test('a fieldPath names the part of the object, and the same message about another part is another Event', async (t) => {
+  const { rec, events } = await setup(t);
+  rec.event(thePod, 'Normal', 'Pulled', 'image pulled', 'spec.containers{web}');
+  rec.event(thePod, 'Normal', 'Pulled', 'image pulled', 'spec.containers{web}');
+  rec.event(thePod, 'Normal', 'Pulled', 'image pulled', 'spec.containers{sidecar}');
+  await rec.flush();
+  const evs = await events();
+  t.same(evs.map((e) => [e.involvedObject.fieldPath, e.count]).sort(), [['spec.containers{sidecar}', 1], ['spec.containers{web}', 2]]);
+});
+
+t.test('any EventSink can take the events (a component with its own API seam)', async (t) => {
+  const created: Array<[string, CoreV1Event]> = [];
+  const patched: Array<[string, string, unknown]> = [];
+  const rec = new EventRecorder({
+    create: async (ns, ev) => { created.push([ns, ev]); },
+    patch: async (ns, name, p) => { patched.push([ns, name, p]); },
+  }, { component: 'kubelet', host: 'n1' });
+  rec.event(thePod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+  rec.event(thePod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+  await rec.flush();
+  t.equal(created.length, 1);
+  t.equal(created[0]![0], 'ns');
+  t.same(created[0]![1].source, { component: 'kubelet', host: 'n1' });
+  t.equal(patched.length, 1);
+  t.same(patched[0]!.slice(0, 2), ['ns', created[0]![1].metadata!.name]);
+  t.match(patched[0]![2], { count: 2 });
+});

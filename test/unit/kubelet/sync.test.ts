@@ -54,7 +54,10 @@ t.test('crashing container: restart, then CrashLoopBackOff doubling from 10 s', 
   t.ok(h.runtime.containers.size <= 2, 'only the newest two instances are kept');
   await h.sync(pod);
   await h.sync(pod);
-  t.equal(h.api.events.filter((e) => e.reason === 'BackOff').length, 2, 'one BackOff event per back-off window');
+  const backOff = h.api.events.filter((e) => e.reason === 'BackOff');
+  t.equal(backOff.length, 1, 'the repeated BackOff is one Event');
+  t.equal(backOff[0]?.count, 2, 'counted once per back-off window');
+  t.equal(backOff[0]?.involvedObject?.fieldPath, 'spec.containers{app}');
 });
 
 t.test('restartPolicy Never and OnFailure decide the phase', async (t) => {
