@@ -44,6 +44,9 @@ export class Keyspace {
   onLeaseChange: (key: string, oldLease: string, newLease: string) => void = () => {};
 
   get keyCount(): number { return this.histories.size; }
+  /** Bytes of every retained version (keys, values and a fixed per-version overhead): the reported db size. */
+  get retainedBytes(): number { return this.bytes; }
+  private bytes = 0;
 
   private static visibleAt(h: History, rev: number): KeyValue | undefined {
     let i = h.length - 1;
@@ -118,6 +121,7 @@ export class Keyspace {
       this.sortedKeys.insert(k);
     }
     h.push(kv);
+    this.bytes += versionBytes(kv);
   }
 
   private current(k: string): KeyValue | undefined {
@@ -188,7 +192,7 @@ export class Keyspace {
       for (let i = h.length - 1; i >= 0; i--) {
         if (h[i].mod_revision <= rev) { keepFrom = isTombstone(h[i]) ? i + 1 : i; break; }
       }
-      if (keepFrom > 0) h.splice(0, keepFrom);
+      if (keepFrom > 0) for (const dropped of h.splice(0, keepFrom)) this.bytes -= versionBytes(dropped);
       if (h.length === 0) { this.histories.delete(k); emptied = true; }
     }
     if (emptied) {
@@ -226,6 +230,7 @@ export class Keyspace {
   restore(rev: number, compactRev: number, versions: Iterable<KeyValue>): void {
     this.histories.clear();
     this.sortedKeys.reset([]);
+    this.bytes = 0;
     this.events = [];
     this.eventsStart = 0;
     const keys: string[] = [];
@@ -234,6 +239,7 @@ export class Keyspace {
       let h = this.histories.get(k);
       if (!h) { h = []; this.histories.set(k, h); keys.push(k); }
       h.push(kv);
+      this.bytes += versionBytes(kv);
     }
     keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.sortedKeys.reset(keys);
@@ -254,4 +260,9 @@ export class Keyspace {
     this.rev = rev;
     this.compactRev = compactRev;
   }
+}
+
+/** What one retained version counts for in the db size (etcd reports its bolt file; we count what we hold). */
+function versionBytes(kv: KeyValue): number {
+  return kv.key.length + kv.value.length + 40;
 }

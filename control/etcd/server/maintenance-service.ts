@@ -22,9 +22,7 @@ function hashUpTo(s: EtcdServer, rev: number): number {
 }
 
 export function dbSize(s: EtcdServer): number {
-  let n = 0;
-  for (const kv of s.store.kv.allVersions()) n += kv.key.length + kv.value.length + 40;
-  return n;
+  return s.store.kv.retainedBytes;
 }
 
 export function maintenanceService(s: EtcdServer): grpc.UntypedServiceImplementation {

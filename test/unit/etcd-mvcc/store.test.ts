@@ -140,3 +140,22 @@ t.test('10k keys listed by prefix', async (t) => {
   t.equal(r.count, 1000);
   t.ok(r.kvs.every((kv) => kv.key.toString().startsWith('/registry/pods/ns3/')));
 });
+
+t.test('retained bytes (the reported db size) follow puts, deletes, compaction and restore', async (t) => {
+  const s = new Store();
+  const walked = (st: Store) => st.kv.allVersions().reduce((n, kv) => n + kv.key.length + kv.value.length + 40, 0);
+  t.equal(s.kv.retainedBytes, 0);
+  put(s, 'a', 'one');
+  put(s, 'a', 'two');
+  put(s, 'bb', 'x'.repeat(1000));
+  s.apply({ delete_range: { key: b('bb') } });
+  t.equal(s.kv.retainedBytes, walked(s), 'the running count equals a walk over every version');
+  t.equal(s.kv.retainedBytes, (1 + 3 + 40) * 2 + (2 + 1000 + 40) + (2 + 0 + 40), 'two versions of a, bb and its tombstone');
+  s.apply({ compaction: { revision: s.rev } });
+  t.equal(s.kv.retainedBytes, walked(s));
+  t.equal(s.kv.retainedBytes, 1 + 3 + 40, 'only the newest a survives compaction');
+  const copy = new Store();
+  put(s, 'c', 'three');
+  copy.kv.restore(s.rev, s.kv.compactRev, s.kv.allVersions());
+  t.equal(copy.kv.retainedBytes, s.kv.retainedBytes, 'a restored keyspace counts the same');
+});
