@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import type * as grpc from '@grpc/grpc-js';
 import { unary, toServiceError } from './grpc-errors.ts';
 import { EtcdError, grpcCode } from '../mvcc/errors.ts';
-import { encodeSnapshot } from './snapshot.ts';
+import { snapshotData } from './snapshot.ts';
 import type { EtcdServer } from './etcd-server.ts';
 
 const SNAPSHOT_CHUNK = 32 * 1024;
@@ -49,16 +49,25 @@ export function maintenanceService(s: EtcdServer): grpc.UntypedServiceImplementa
     Snapshot: (call: grpc.ServerWritableStream<object, object>) => {
       try {
         // etcdctl checks that the file is a whole number of 512-byte pages plus a sha256 (bolt's layout):
-        // length-prefix our encoding and pad it to a page boundary
-        const enc = encodeSnapshot(s.store, s.members);
-        const body = Buffer.alloc(Math.ceil((enc.length + 8) / 512) * 512);
-        body.writeBigUInt64BE(BigInt(enc.length), 0);
-        enc.copy(body, 8);
-        const blob = Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
-        for (let off = 0; off < blob.length; off += SNAPSHOT_CHUNK) {
-          const chunk = blob.subarray(off, off + SNAPSHOT_CHUNK);
-          call.write({ header: s.header(), remaining_bytes: blob.length - off - chunk.length, blob: chunk });
+        // our encoding, length-prefixed and padded to a page boundary, then the sha256 of all of that. The
+        // encoder's chunks are sent as they are (in slices of at most SNAPSHOT_CHUNK), never copied together.
+        const data = snapshotData(s.store, s.members);
+        const length = data.reduce((n, c) => n + c.byteLength, 0);
+        const prefix = Buffer.alloc(8);
+        prefix.writeBigUInt64BE(BigInt(length), 0);
+        const padding = Buffer.alloc(Math.ceil((length + 8) / 512) * 512 - length - 8);
+        const total = prefix.length + length + padding.length + 32;
+        const hash = crypto.createHash('sha256');
+        let sent = 0;
+        const send = (blob: Uint8Array) => {
+          sent += blob.byteLength;
+          call.write({ header: s.header(), remaining_bytes: total - sent, blob });
+        };
+        for (const piece of [prefix, ...data, padding]) {
+          hash.update(piece);
+          for (let off = 0; off < piece.byteLength; off += SNAPSHOT_CHUNK) send(piece.subarray(off, off + SNAPSHOT_CHUNK));
         }
+        send(hash.digest());
         call.end();
       } catch (err) {
         call.destroy(Object.assign(new Error(String(toServiceError(err).details)), toServiceError(err)));

@@ -13,12 +13,17 @@ interface WireSnapshot {
 
 export interface SnapshotMember { ID: string; name: string; peerURLs: string[]; clientURLs: string[] }
 
-/** The whole snapshot in one buffer (`etcdctl snapshot save`, tests). */
-export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Buffer {
+/** The whole snapshot as its chunks, each in its own buffer (`etcdctl snapshot save` streams them). */
+export function snapshotData(store: Store, members: SnapshotMember[] = []): Uint8Array[] {
   const next = snapshotChunks(store, members, false);
   const chunks: Uint8Array[] = [];
   for (let c = next(); c; c = next()) chunks.push(c);
-  return Buffer.concat(chunks);
+  return chunks;
+}
+
+/** The whole snapshot in one buffer (tests). */
+export function encodeSnapshot(store: Store, members: SnapshotMember[] = []): Buffer {
+  return Buffer.concat(snapshotData(store, members));
 }
 
 /**
