@@ -2,10 +2,9 @@
 import t from 'tap';
 import { startCluster } from './fixtures/clusters.ts';
 import type { Cluster } from './fixtures/clusters.ts';
-import { storeSuite } from './fixtures/suite.ts';
+import { etcdctl, storeSuite } from './fixtures/suite.ts';
 import { durabilitySuite } from './fixtures/durability.ts';
 import { membershipSuite } from './fixtures/membership.ts';
-import { etcdctl } from './fixtures/suite.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
