@@ -26,3 +26,12 @@ export function labCompileCacheDir(repoRoot: string): string {
 export function nodeAgentEnv(cacheDir: string, nodeOptions = NODE_AGENT_NODE_OPTIONS, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { ...base, NODE_OPTIONS: [base.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' '), NODE_COMPILE_CACHE: cacheDir };
 }
+
+/**
+ * The agents' modules that `kts agent --help` does not load (the command modules, and what they import only
+ * when they start), repo-relative: scripts/warm-compile-cache.ts compiles them too. A unit test checks that
+ * every lazy `import('…ts')` under agent/ is here.
+ */
+export const AGENT_LAZY_MODULES = [
+  'agent/kubelet/main.ts', 'agent/proxy/main.ts', 'agent/proxy/apisource.ts', 'client/index.ts', 'control/pki/index.ts',
+];

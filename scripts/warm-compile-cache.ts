@@ -3,11 +3,10 @@
 // The modules load with the agents' own Node flags: V8 rejects code cached under other flags.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { labCompileCacheDir, nodeAgentEnv } from '../lab/node-flags.ts';
+import { AGENT_LAZY_MODULES, labCompileCacheDir, nodeAgentEnv } from '../lab/node-flags.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const env = nodeAgentEnv(labCompileCacheDir(root));
 const node = process.execPath;
 execFileSync(node, [path.join(root, 'bin/kts.ts'), 'agent', '--help'], { env, stdio: 'ignore' });
-const modules = ['agent/kubelet/main.ts', 'agent/proxy/main.ts', 'agent/proxy/apisource.ts', 'client/index.ts', 'control/pki/index.ts'];
-execFileSync(node, ['-e', `Promise.all(${JSON.stringify(modules.map((m) => path.join(root, m)))}.map((m) => import(m)))`], { env, stdio: 'inherit' });
+execFileSync(node, ['-e', `Promise.all(${JSON.stringify(AGENT_LAZY_MODULES.map((m) => path.join(root, m)))}.map((m) => import(m)))`], { env, stdio: 'inherit' });
