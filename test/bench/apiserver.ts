@@ -2,15 +2,14 @@
 // pod creates from 50 concurrent clients (unthrottled, and paced at 200/s: p50/p99), a LIST of 10,000 pods,
 // and 1,000 concurrent watchers receiving each event (p99 delivery delay). Targets (issue 3): p99 <= 25 ms for
 // creates at 200/s, a 10,000-pod LIST in <= 1 s, watch delivery p99 <= 100 ms.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort, startEtcd, type EtcdKind } from '../../control/apiserver/testing/etcd.ts';
+import { join } from 'node:path';
+import { startEtcd, type EtcdKind } from '../../control/apiserver/testing/etcd.ts';
 import { pkiPaths } from '../../control/pki/index.ts';
+import { startApiServerProcess } from '../integration/harness/apiserver-process.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const listSize = Number(process.env.BENCH_LIST_PODS ?? 10_000);
 const watchers = Number(process.env.BENCH_WATCHERS ?? 1000);
 
@@ -18,26 +17,16 @@ interface Apiserver { url: string; agent: https.Agent; watchAgent: https.Agent; 
 
 async function startApiserver(etcdEndpoint: string): Promise<Apiserver> {
   const dir = mkdtempSync(join(tmpdir(), 'kts-bench-'));
-  const port = await freePort();
-  const child: ChildProcess = spawn(join(root, 'bin/kts'), ['apiserver', '--etcd-servers', etcdEndpoint, '--bind-address', '127.0.0.1',
-    '--secure-port', String(port), '--pki-dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`apiserver did not start: ${log}`)), 30_000);
-    child.stderr!.on('data', (d: Buffer) => { log += d.toString(); if (log.includes('serving on')) { clearTimeout(timer); res(); } });
-    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`apiserver exited ${code}: ${log}`)); });
-  });
+  const api = await startApiServerProcess({ etcdEndpoint, pkiDir: dir });
   const p = pkiPaths(dir);
   const tls = { ca: readFileSync(p.caCert), cert: readFileSync(p.adminCert), key: readFileSync(p.adminKey) };
   const agent = new https.Agent({ ...tls, keepAlive: true, maxSockets: 64 });
   const watchAgent = new https.Agent({ ...tls, keepAlive: false, maxSockets: Infinity });
   return {
-    url: `https://127.0.0.1:${port}`, agent, watchAgent,
+    url: api.url, agent, watchAgent,
     async stop() {
       agent.destroy(); watchAgent.destroy();
-      const exited = new Promise((r) => child.once('exit', r));
-      if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-      await exited;
+      await api.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
