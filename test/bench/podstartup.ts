@@ -22,7 +22,6 @@
 // summarise it with: node test/bench/cpuprofile-top.ts DIR/<file>.cpuprofile
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
@@ -35,6 +34,7 @@ import { freePort } from '../../lab/process.ts';
 import { NODE_AGENT_NODE_OPTIONS, nodeAgentEnv, nodeCompileCacheDir } from '../../lab/node-flags.ts';
 import { startContainerdNode, type ContainerdNode } from '../integration/harness/containerd.ts';
 import { startControlPlane } from '../integration/harness/controlplane.ts';
+import { forwardToApiserver } from '../integration/harness/forward.ts';
 import { until } from '../support/until.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -91,26 +91,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-/**
- * Forwards hostIP:<port> to the apiserver on the host's loopback, so that kube-proxy inside the node's
- * namespace (which has its own loopback) reaches the API the way a lab node reaches it over the bridge.
- */
-async function forwardToApiserver(hostIP: string, target: URL): Promise<{ url: string; close(): void }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(Number(target.port), target.hostname);
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => { down.destroy(); up.destroy(); });
-    }
-    down.pipe(up).pipe(down);
-  });
-  await new Promise<void>((resolve, reject) => server.listen(0, hostIP, resolve).once('error', reject));
-  const port = (server.address() as net.AddressInfo).port;
-  return { url: `http://${hostIP}:${port}`, close: () => { for (const s of sockets) s.destroy(); server.close(); } };
 }
 
 /** One CRI call as containerd logged it: start and end times (ms since epoch, sub-ms precision). */

@@ -3,13 +3,13 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { RestClient } from '../../../client/rest.ts';
 import { resources } from '../../../client/resources.ts';
 import { BUSYBOX_IMAGE } from '../../../agent/images/build.ts';
 import { freePort } from '../../../lab/process.ts';
+import { forwardToApiserver } from '../harness/forward.ts';
 import { startContainerdNode } from '../harness/containerd.ts';
 import { startControlPlane } from '../harness/controlplane.ts';
 import { until } from '../../support/until.ts';
@@ -23,20 +23,9 @@ t.test('kts agent runs the kubelet and kube-proxy in one process', async (t) => 
   t.teardown(() => client.close());
 
   // The netns has its own loopback: forward <host side of the node's link>:<port> to the apiserver.
-  const target = new URL(cp.server);
-  const sockets = new Set<net.Socket>();
-  const forwarder = net.createServer((down) => {
-    const up = net.connect(Number(target.port), target.hostname);
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => { down.destroy(); up.destroy(); });
-    }
-    down.pipe(up).pipe(down);
-  });
-  await new Promise<void>((resolve) => forwarder.listen(0, node.hostSideIP!, resolve));
-  t.teardown(() => { for (const s of sockets) s.destroy(); forwarder.close(); });
-  const server = `http://${node.hostSideIP}:${(forwarder.address() as net.AddressInfo).port}`;
+  const forward = await forwardToApiserver(node.hostSideIP!, new URL(cp.server));
+  t.teardown(() => forward.close());
+  const server = forward.url;
 
   const dir = path.join(node.dir, 'agent');
   mkdirSync(dir, { recursive: true });
