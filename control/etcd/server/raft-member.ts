@@ -197,15 +197,15 @@ export class RaftMember implements Consensus {
       }
     }
     for (const rs of rd.readStates) this.readConfirmed(rs);
-    const sendFirst = this.leader;
+    const { now, afterWrite } = sendOrder(rd.messages, this.leader);
     if (rd.snapshot) {
       // rare (a lagging follower catching up): do it strictly in order
       await this.lastWrite;
-      if (sendFirst) this.send(rd.messages);
+      this.send(now);
       // RaftDisk also releases the WAL segments and snapshot files the received snapshot replaces
       await this.disk.persist(rd);
       this.durableIndex = Math.max(rd.snapshot.metadata.index, rd.entries.at(-1)?.index ?? 0);
-      if (!sendFirst) this.send(rd.messages);
+      this.send(afterWrite);
       if (rd.snapshot.metadata.index > this.applied) {
         this.sm.restore(rd.snapshot.data);
         this.applied = this.lastSnapshotIndex = rd.snapshot.metadata.index;
@@ -217,7 +217,6 @@ export class RaftMember implements Consensus {
     }
     // entries replaced by this Ready (a follower's conflicting tail) are no longer the durable ones
     if (rd.entries.length > 0) this.durableIndex = Math.min(this.durableIndex, rd.entries[0].index - 1);
-    const { now, afterWrite } = sendOrder(rd.messages, sendFirst);
     this.send(now);
     const d = this.disk;
     if (rd.entries.length > 0) d.storage.append(rd.entries);
@@ -432,9 +431,9 @@ export class RaftMember implements Consensus {
 
 /**
  * Which of a Ready's messages go before its WAL write is durable and which after. A leader sends everything
- * at once (its appends overlap the followers' fsyncs, as etcd does). A follower's
- * replies (acks, votes) promise durable state, so they wait; what it forwards to the leader for clients
- * (proposals, reads) promises nothing about its own log and goes at once.
+ * at once (its appends overlap the followers' fsyncs, as etcd does). A follower's replies (acks, votes)
+ * promise durable state, so they wait; what it forwards to the leader for clients (proposals, reads)
+ * promises nothing about its own log and goes at once.
  */
 export function sendOrder(messages: Message[], leader: boolean): { now: Message[]; afterWrite: Message[] } {
   if (leader) return { now: messages, afterWrite: [] };
