@@ -2,6 +2,7 @@
 // each with the gRPC status code etcd uses. Pure data: the gRPC layer turns them into status errors.
 
 export const grpcCode = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, UNIMPLEMENTED: 12,
   INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9, OUT_OF_RANGE: 11,
   UNAVAILABLE: 14, RESOURCE_EXHAUSTED: 8, DEADLINE_EXCEEDED: 4, INTERNAL: 13,
 } as const;

@@ -1,6 +1,6 @@
 // etcdserverpb.Cluster: membership as this member knows it. Changes need the Raft membership path
 // (raft-member.ts); a single member answers them with etcd's errors.
-import type * as grpc from '@grpc/grpc-js';
+import type { ServiceHandlers } from './grpc-server.ts';
 import { unary } from './grpc-errors.ts';
 import { etcdErrors, EtcdError, grpcCode } from '../mvcc/errors.ts';
 import type { EtcdServer, Member } from './etcd-server.ts';
@@ -11,7 +11,7 @@ export interface MembershipChanger {
   update(id: string, peerURLs: string[]): Promise<void>;
 }
 
-export function clusterService(s: EtcdServer, changer?: MembershipChanger): grpc.UntypedServiceImplementation {
+export function clusterService(s: EtcdServer, changer?: MembershipChanger): ServiceHandlers {
   const unsupported = () => { throw new EtcdError(grpcCode.FAILED_PRECONDITION, 'etcdserver: membership changes need a Raft cluster (this member runs alone)'); };
   const find = (id: string) => {
     const m = s.members.find((x) => x.ID === String(id));

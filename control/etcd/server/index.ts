@@ -1,6 +1,6 @@
 // Assemble one kts etcd member: consensus (single member or Raft), the server core, the five gRPC services
 // and the listeners. Used by main.ts and by tests that want an in-process member.
-import * as grpc from '@grpc/grpc-js';
+import { GrpcServer } from './grpc-server.ts';
 import { etcdServices } from '../proto/load.ts';
 import { kvDefinition } from './kv-service.ts';
 import { EtcdServer, memberIdFor, clusterIdFor } from './etcd-server.ts';
@@ -79,13 +79,9 @@ export function membersFromConfig(cfg: EtcdConfig, clientUrls: string[]): Member
 export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
   const log = cfg.log ?? (() => {});
   // members' client URLs are known only after binding; bind first, with services added before start
-  const grpcServer = new grpc.Server({
-    'grpc.max_receive_message_length': (cfg.maxRequestBytes ?? 1.5 * 1024 * 1024) + 512 * 1024,
-    'grpc.max_send_message_length': -1,
-    'grpc.keepalive_permit_without_calls': 1,
-    // channelz bookkeeping (per-call counters and timestamps) costs CPU on every request and nothing reads it
-    'grpc.enable_channelz': 0,
-  });
+  // requests up to --max-request-bytes reach the server's own check ("request is too large"); gRPC refuses
+  // what is bigger than that plus etcd's 512 KiB of headroom
+  const grpcServer = new GrpcServer({ maxReceiveMessageBytes: (cfg.maxRequestBytes ?? 1.5 * 1024 * 1024) + 512 * 1024 });
   const placeholderMembers = membersFromConfig(cfg, []);
   const self = placeholderMembers.find((m) => m.name === cfg.name)!;
   const token = cfg.initialClusterToken ?? 'etcd-cluster';
@@ -158,7 +154,7 @@ export async function startEtcd(cfg: EtcdConfig): Promise<RunningEtcd> {
     server, clientUrls,
     async stop() {
       for (const l of listeners) await l.close();
-      grpcServer.forceShutdown();
+      grpcServer.close();
       await server.stop();
     },
   };

@@ -1,5 +1,6 @@
 // etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
 import type * as grpc from '@grpc/grpc-js';
+import type { ServiceHandlers } from './grpc-server.ts';
 import { unary } from './grpc-errors.ts';
 import { checkTxnShape } from '../mvcc/store.ts';
 import { etcdErrors } from '../mvcc/errors.ts';
@@ -19,7 +20,7 @@ export function kvDefinition(generated: grpc.ServiceDefinition): grpc.ServiceDef
   };
 }
 
-export function kvService(s: EtcdServer): grpc.UntypedServiceImplementation {
+export function kvService(s: EtcdServer): ServiceHandlers {
   return {
     Range: unary(async (r: RangeRequest) => {
       requireKey(r.key);

@@ -1,6 +1,6 @@
 // etcdserverpb.Lease: grant and revoke go through the log; keep-alive and time-to-live are answered from
 // the leader's deadlines (lease-clock.ts).
-import type * as grpc from '@grpc/grpc-js';
+import type { ServiceHandlers, StreamCall } from './grpc-server.ts';
 import { unary, toServiceError } from './grpc-errors.ts';
 import type { EtcdServer } from './etcd-server.ts';
 import type { LeaseGrantResponse } from '../mvcc/types.ts';
@@ -9,7 +9,7 @@ interface GrantReq { TTL: string; ID: string }
 interface IdReq { ID: string }
 interface TtlReq { ID: string; keys: boolean }
 
-export function leaseService(s: EtcdServer): grpc.UntypedServiceImplementation {
+export function leaseService(s: EtcdServer): ServiceHandlers {
   return {
     LeaseGrant: unary(async (r: GrantReq) => {
       const id = r.ID && r.ID !== '0' ? r.ID : s.newLeaseId();
@@ -20,7 +20,7 @@ export function leaseService(s: EtcdServer): grpc.UntypedServiceImplementation {
       await s.propose({ lease_revoke: { ID: r.ID } });
       return { header: s.header() };
     }),
-    LeaseKeepAlive: (call: grpc.ServerDuplexStream<IdReq, object>) => {
+    LeaseKeepAlive: (call: StreamCall<IdReq, object>) => {
       call.on('data', (r: IdReq) => {
         s.renewLease(String(r.ID)).then((ttl) => {
           if (!call.destroyed) call.write({ header: s.header(), ID: r.ID, TTL: ttl });

@@ -1,12 +1,11 @@
 // One listener per client URL serving both gRPC (HTTP/2 with the client preface) and plain HTTP/1.1
 // (/health, /metrics), the way etcd multiplexes its client port: peek at the first bytes, then hand the
-// socket to grpc-js (connection injector) or to a node http server.
+// socket to the gRPC server (grpc-server.ts) or to a node http server.
 import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
 import fs from 'node:fs';
-import type * as grpc from '@grpc/grpc-js';
-import { ServerCredentials } from '@grpc/grpc-js';
+import type { GrpcServer } from './grpc-server.ts';
 import { H2Preamble, EMPTY_SETTINGS } from './h2-authority.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -40,10 +39,9 @@ export function tlsOptions(files: TlsFiles): tls.TlsOptions {
   };
 }
 
-export async function listenMux(url: string, grpcServer: grpc.Server, httpHandler: http.RequestListener, tlsFiles?: TlsFiles): Promise<Listener> {
+export async function listenMux(url: string, grpcServer: GrpcServer, httpHandler: http.RequestListener, tlsFiles?: TlsFiles): Promise<Listener> {
   const { host, port, secure } = parseUrl(url);
   if (secure && !tlsFiles) throw new Error(`${url}: an https:// URL needs --cert-file and --key-file`);
-  const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = http.createServer(httpHandler);
   const sockets = new Set<net.Socket>();
   // noDelay: small gRPC replies must not wait for Nagle + delayed ACK (tens of ms per request)
@@ -68,7 +66,7 @@ export async function listenMux(url: string, grpcServer: grpc.Server, httpHandle
     socket.on('data', onData);
   };
   // gRPC: first fix etcdctl's ":authority: http://..." in the opening requests (h2-authority.ts), then hand
-  // the socket to grpc-js, which reads what is buffered into the session and then reads natively
+  // the socket to the gRPC server's HTTP/2 session, which reads what is buffered and then reads natively
   const readPreamble = (socket: net.Socket, head: Buffer) => {
     const preamble = new H2Preamble();
     let quietTimer: NodeJS.Timeout | undefined;
@@ -82,7 +80,7 @@ export async function listenMux(url: string, grpcServer: grpc.Server, httpHandle
       if (socket.destroyed) return;
       socket.pause();
       socket.unshift(preamble.bytes());
-      injector.injectConnection(socket);
+      grpcServer.handleConnection(socket);
     };
     const onData = (chunk: Buffer) => {
       preamble.push(chunk);
@@ -113,7 +111,6 @@ export async function listenMux(url: string, grpcServer: grpc.Server, httpHandle
     port: bound,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
-      injector.destroy();
       server.close(() => resolve());
     }),
   };

@@ -2,7 +2,7 @@
 // alarms (none are raised) and snapshot (the whole keyspace as one stream, sha256 appended like etcd).
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import type * as grpc from '@grpc/grpc-js';
+import type { ServiceHandlers, StreamCall } from './grpc-server.ts';
 import { unary, toServiceError } from './grpc-errors.ts';
 import { EtcdError, grpcCode } from '../mvcc/errors.ts';
 import { snapshotData } from './snapshot.ts';
@@ -25,7 +25,7 @@ export function dbSize(s: EtcdServer): number {
   return s.store.kv.retainedBytes;
 }
 
-export function maintenanceService(s: EtcdServer): grpc.UntypedServiceImplementation {
+export function maintenanceService(s: EtcdServer): ServiceHandlers {
   return {
     Status: unary(async () => {
       const st = s.consensus.status();
@@ -46,7 +46,7 @@ export function maintenanceService(s: EtcdServer): grpc.UntypedServiceImplementa
     MoveLeader: unary(async () => {
       throw new EtcdError(grpcCode.FAILED_PRECONDITION, 'etcdserver: move leader is not supported by this member');
     }),
-    Snapshot: (call: grpc.ServerWritableStream<object, object>) => {
+    Snapshot: (call: StreamCall<object, object>) => {
       try {
         // etcdctl checks that the file is a whole number of 512-byte pages plus a sha256 (bolt's layout):
         // our encoding, length-prefixed and padded to a page boundary, then the sha256 of all of that. The

@@ -1,6 +1,6 @@
 // etcdserverpb.Watch: one bidirectional stream carries many watchers. Create answers "created" (then history,
 // then live events), cancel answers "canceled", a progress request answers the current revision.
-import type * as grpc from '@grpc/grpc-js';
+import type { ServiceHandlers, StreamCall } from './grpc-server.ts';
 import type { EtcdServer } from './etcd-server.ts';
 import type { WatchHub } from './watch-hub.ts';
 import type { Event } from '../mvcc/types.ts';
@@ -16,10 +16,10 @@ interface WatchReq {
 
 export interface WatchServiceOptions { progressNotifyIntervalMs?: number }
 
-export function watchService(s: EtcdServer, hub: WatchHub, opts: WatchServiceOptions = {}): grpc.UntypedServiceImplementation {
+export function watchService(s: EtcdServer, hub: WatchHub, opts: WatchServiceOptions = {}): ServiceHandlers {
   const progressMs = opts.progressNotifyIntervalMs ?? 10 * 60 * 1000;
   return {
-    Watch: (call: grpc.ServerDuplexStream<WatchReq, object>) => {
+    Watch: (call: StreamCall<WatchReq, object>) => {
       const watchers = new Map<number, { stop: () => void; progress: boolean; lastSent: number }>();
       let nextId = 0;
       let closed = false;

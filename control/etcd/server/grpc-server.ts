@@ -1,0 +1,308 @@
+// The etcd client port's gRPC server: gRPC's HTTP/2 mapping served straight from node:http2 streams.
+// grpc-js's server spent about a third of the CPU a Put costs on its own layers (call objects, metadata,
+// interceptors, stream plumbing); a member under `etcdctl check perf` is CPU-bound, so the client port speaks
+// the protocol itself: one request message in, one response message (or a stream of them) out, then the
+// grpc-status trailers. Service definitions (paths, codecs, streaming flags) still come from
+// @grpc/proto-loader, and the handlers keep grpc-js's shapes: (call, callback) for unary methods, and for
+// streaming methods a call that emits 'data', 'end' and 'cancelled' and has write, end and destroy.
+// Not served: compressed messages (no etcd client compresses; answered UNIMPLEMENTED), request metadata.
+import http2 from 'node:http2';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type * as grpc from '@grpc/grpc-js';
+import { grpcCode } from '../mvcc/errors.ts';
+
+/** A gRPC status as handlers report it (grpc-js's ServiceError shape). */
+export interface GrpcStatus { code?: number; details?: string }
+
+export type UnaryCallback = (err: GrpcStatus | null, response?: unknown) => void;
+export type UnaryHandler = (call: { request: any }, callback: UnaryCallback) => void;
+
+/** A streaming call: request-streaming calls emit 'data' per message and 'end'; every call may emit 'cancelled'. */
+export interface StreamCall<Req = any, Res = any> extends EventEmitter {
+  /** The request of a server-streaming call. */
+  readonly request: Req;
+  readonly destroyed: boolean;
+  write(message: Res): boolean;
+  end(): void;
+  /** End the call with the error's status (grpc-js's call.destroy(err)). */
+  destroy(err?: Error & GrpcStatus): void;
+}
+export type StreamHandler = (call: StreamCall) => void;
+export type ServiceHandlers = Record<string, UnaryHandler | StreamHandler>;
+
+interface Method {
+  requestStream: boolean;
+  responseStream: boolean;
+  decode: (bytes: Buffer) => unknown;
+  encode: (message: any) => Buffer;
+  handler: UnaryHandler | StreamHandler;
+}
+
+export interface GrpcServerOptions {
+  /** Largest request message accepted; bigger ones answer RESOURCE_EXHAUSTED as grpc-go's server does. */
+  maxReceiveMessageBytes: number;
+}
+
+const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
+const OK_TRAILERS = { 'grpc-status': '0' };
+const PREFIX_BYTES = 5;
+
+/** grpc-timeout: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano); ms or undefined. */
+export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!m) return undefined;
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
+  return Number(m[1]) * unitMs;
+}
+
+/** Frame one message: compressed flag 0, u32 length, payload. */
+export function frameMessage(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(PREFIX_BYTES + payload.byteLength);
+  out[0] = 0;
+  out.writeUInt32BE(payload.byteLength, 1);
+  out.set(payload, PREFIX_BYTES);
+  return out;
+}
+
+/** Splits a stream of DATA chunks into length-prefixed messages. */
+export class MessageReader {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly maxBytes: number;
+
+  constructor(maxBytes: number) { this.maxBytes = maxBytes; }
+
+  /** The complete messages in what arrived so far; throws a GrpcStatus for a message it must refuse. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let buf = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      buf = Buffer.concat(this.pending, this.pendingBytes + chunk.byteLength);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    let off = 0;
+    while (buf.byteLength - off >= PREFIX_BYTES) {
+      const compressed = buf[off];
+      const length = buf.readUInt32BE(off + 1);
+      if (compressed !== 0) throw status(grpcCode.UNIMPLEMENTED, 'compressed messages are not supported (send grpc-encoding identity)');
+      if (length > this.maxBytes) throw status(grpcCode.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${length} vs. ${this.maxBytes})`);
+      if (buf.byteLength - off - PREFIX_BYTES < length) break;
+      out.push(buf.subarray(off + PREFIX_BYTES, off + PREFIX_BYTES + length));
+      off += PREFIX_BYTES + length;
+    }
+    if (off < buf.byteLength) {
+      const rest = buf.subarray(off);
+      this.pending.push(rest);
+      this.pendingBytes = rest.byteLength;
+    }
+    return out;
+  }
+
+  /** Bytes of a message that has not fully arrived. */
+  get partial(): number { return this.pendingBytes; }
+}
+
+function status(code: number, details: string): GrpcStatus { return { code, details }; }
+
+/** grpc-message is percent-encoded (printable ASCII but '%' stays as it is). */
+function encodeGrpcMessage(text: string): string {
+  return text.replace(/[^\x20-\x24\x26-\x7e]/gu, (ch) => encodeURIComponent(ch));
+}
+
+function statusTrailers(s: GrpcStatus): Record<string, string> {
+  const code = s.code ?? grpcCode.UNKNOWN;
+  return code === grpcCode.OK ? OK_TRAILERS : { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(s.details ?? '') };
+}
+
+/** One RPC on one HTTP/2 stream: framing, status, deadline and cancellation for every kind of method. */
+class Call extends EventEmitter implements StreamCall {
+  request: unknown;
+  private headersSent = false;
+  private finished = false;
+  private deadline: NodeJS.Timeout | undefined;
+  private readonly stream: http2.ServerHttp2Stream;
+  private readonly method: Method;
+
+  constructor(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined) {
+    super();
+    this.stream = stream;
+    this.method = method;
+    if (timeoutMs !== undefined) {
+      this.deadline = setTimeout(() => this.fail(status(grpcCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), timeoutMs);
+    }
+    stream.once('close', () => {
+      clearTimeout(this.deadline);
+      if (!this.finished) { this.finished = true; this.emit('cancelled'); }
+      this.emit('close');
+    });
+  }
+
+  get destroyed(): boolean { return this.finished; }
+
+  write(message: unknown): boolean {
+    if (this.finished) return false;
+    const frame = frameMessage(this.method.encode(message));
+    this.sendHeaders();
+    return this.stream.write(frame);
+  }
+
+  end(): void { this.finish(OK_TRAILERS); }
+
+  destroy(err?: Error & GrpcStatus): void {
+    this.fail(err ? { code: err.code ?? grpcCode.UNKNOWN, details: err.details ?? err.message } : status(grpcCode.CANCELLED, 'Cancelled'));
+  }
+
+  /** The unary answer: headers, the message and the OK trailers in one go. */
+  reply(message: unknown): void {
+    if (this.finished) return;
+    let frame: Buffer;
+    try { frame = frameMessage(this.method.encode(message)); } catch (err) {
+      this.fail(status(grpcCode.INTERNAL, `error serializing response: ${(err as Error).message}`));
+      return;
+    }
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.sendHeaders();
+    this.stream.once('wantTrailers', () => this.stream.sendTrailers(OK_TRAILERS));
+    this.stream.end(frame);
+  }
+
+  /** End with an error status; before any message it is a trailers-only response. */
+  fail(s: GrpcStatus): void {
+    if (this.finished) return;
+    const trailers = statusTrailers(s);
+    if (!this.headersSent && !this.stream.headersSent) {
+      this.finished = true;
+      clearTimeout(this.deadline);
+      if (!this.stream.destroyed) this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      this.emit('cancelled');
+      return;
+    }
+    this.finish(trailers);
+    this.emit('cancelled');
+  }
+
+  private finish(trailers: Record<string, string>): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    if (this.stream.destroyed) return;
+    this.sendHeaders();
+    this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
+    this.stream.end();
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    if (!this.stream.destroyed) this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+  }
+}
+
+export class GrpcServer {
+  private readonly methods = new Map<string, Method>();
+  private readonly h2: http2.Http2Server;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly opts: GrpcServerOptions;
+
+  constructor(opts: GrpcServerOptions) {
+    this.opts = opts;
+    this.h2 = http2.createServer();
+    this.h2.on('session', (session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      session.on('error', () => {});
+    });
+    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
+  }
+
+  /** Serve a service: the definition gives each method's path, codecs and streaming, handlers the behaviour. */
+  addService(definition: grpc.ServiceDefinition, handlers: ServiceHandlers): void {
+    for (const [name, def] of Object.entries(definition)) {
+      const handler = handlers[name];
+      if (!handler) continue;
+      this.methods.set(def.path, {
+        requestStream: def.requestStream, responseStream: def.responseStream,
+        decode: def.requestDeserialize, encode: def.responseSerialize as (m: unknown) => Buffer, handler,
+      });
+    }
+  }
+
+  /** Take over a connection whose first bytes are the HTTP/2 client preface (already unshifted onto it). */
+  handleConnection(socket: Duplex): void {
+    this.h2.emit('connection', socket);
+  }
+
+  /** Close every connection (their calls are cancelled). */
+  close(): void {
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', () => {});
+    const path = headers[':path'] ?? '';
+    const method = this.methods.get(path);
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    if (!method) {
+      stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(status(grpcCode.UNIMPLEMENTED, `unknown method ${path}`)) }, { endStream: true });
+      return;
+    }
+    const call = new Call(stream, method, parseGrpcTimeout(headers['grpc-timeout']));
+    const reader = new MessageReader(this.opts.maxReceiveMessageBytes);
+    let received = 0;
+    const decode = (bytes: Buffer): unknown => {
+      try { return method.decode(bytes); } catch (err) {
+        throw status(grpcCode.INTERNAL, `error deserializing request: ${(err as Error).message}`);
+      }
+    };
+    if (method.requestStream) {
+      this.invoke(call, () => (method.handler as StreamHandler)(call));
+      stream.on('data', (chunk: Buffer) => {
+        if (call.destroyed) return;
+        try {
+          for (const bytes of reader.push(chunk)) call.emit('data', decode(bytes));
+        } catch (err) { call.fail(err as GrpcStatus); }
+      });
+      // A client's cancel (RST_STREAM) also ends the readable side first, with 'aborted' right after: look
+      // one turn later so that a cancel is not taken for a half-close.
+      stream.once('end', () => setImmediate(() => { if (!call.destroyed && !stream.aborted) call.emit('end'); }));
+      return;
+    }
+    // one request message, then the client half-closes
+    stream.on('data', (chunk: Buffer) => {
+      if (call.destroyed) return;
+      try {
+        for (const bytes of reader.push(chunk)) {
+          if (++received > 1) throw status(grpcCode.UNIMPLEMENTED, `received a second request message for ${path}`);
+          call.request = decode(bytes);
+        }
+      } catch (err) { call.fail(err as GrpcStatus); }
+    });
+    stream.once('end', () => {
+      if (call.destroyed) return;
+      if (received !== 1 || reader.partial > 0) {
+        call.fail(status(grpcCode.UNIMPLEMENTED, `expected one request message for ${path}, got ${received}`));
+        return;
+      }
+      if (method.responseStream) { this.invoke(call, () => (method.handler as StreamHandler)(call)); return; }
+      this.invoke(call, () => (method.handler as UnaryHandler)(call as { request: unknown }, (err, response) => {
+        if (err) call.fail(err);
+        else call.reply(response);
+      }));
+    });
+  }
+
+  /** A handler that throws is a bug on our side: the call answers INTERNAL, the server keeps serving. */
+  private invoke(call: Call, run: () => void): void {
+    try { run(); } catch (err) { call.fail(status(grpcCode.INTERNAL, `etcdserver: ${(err as Error).message}`)); }
+  }
+}
