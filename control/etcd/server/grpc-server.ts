@@ -1,14 +1,15 @@
-// The etcd client port's gRPC server: gRPC's HTTP/2 mapping served straight from node:http2 streams.
-// grpc-js's server spent about a third of the CPU a Put costs on its own layers (call objects, metadata,
-// interceptors, stream plumbing); a member under `etcdctl check perf` is CPU-bound, so the client port speaks
-// the protocol itself: one request message in, one response message (or a stream of them) out, then the
-// grpc-status trailers. Service definitions (paths, codecs, streaming flags) still come from
+// The etcd client port's gRPC server: gRPC's HTTP/2 mapping on our own HTTP/2 connection (h2/). grpc-js's
+// server and node:http2 under it spent a large share of the CPU a Put costs on their layers (call and stream
+// objects, metadata, interceptors, Duplex plumbing); a member under `etcdctl check perf` is CPU-bound, so the
+// client port speaks the protocol itself: one request message in, one response message (or a stream of them)
+// out, then the grpc-status trailers. Service definitions (paths, codecs, streaming flags) still come from
 // @grpc/proto-loader, and the handlers keep grpc-js's shapes: (call, callback) for unary methods, and for
 // streaming methods a call that emits 'data', 'end' and 'cancelled' and has write, end and destroy.
 // Not served: compressed messages (no etcd client compresses; answered UNIMPLEMENTED), request metadata.
-import http2 from 'node:http2';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { H2Connection } from './h2/connection.ts';
+import type { H2Stream } from './h2/connection.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { grpcCode } from '../mvcc/errors.ts';
 
@@ -124,10 +125,10 @@ class Call extends EventEmitter implements StreamCall {
   private headersSent = false;
   private finished = false;
   private deadline: NodeJS.Timeout | undefined;
-  private readonly stream: http2.ServerHttp2Stream;
+  private readonly stream: H2Stream;
   private readonly method: Method;
 
-  constructor(stream: http2.ServerHttp2Stream, method: Method, timeoutMs: number | undefined) {
+  constructor(stream: H2Stream, method: Method, timeoutMs: number | undefined) {
     super();
     this.stream = stream;
     this.method = method;
@@ -167,18 +168,18 @@ class Call extends EventEmitter implements StreamCall {
     this.finished = true;
     clearTimeout(this.deadline);
     this.sendHeaders();
-    this.stream.once('wantTrailers', () => this.stream.sendTrailers(OK_TRAILERS));
-    this.stream.end(frame);
+    this.stream.write(frame);
+    this.stream.sendTrailers(OK_TRAILERS);
   }
 
   /** End with an error status; before any message it is a trailers-only response. */
   fail(s: GrpcStatus): void {
     if (this.finished) return;
     const trailers = statusTrailers(s);
-    if (!this.headersSent && !this.stream.headersSent) {
+    if (!this.headersSent) {
       this.finished = true;
       clearTimeout(this.deadline);
-      if (!this.stream.destroyed) this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
+      this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, true);
       this.emit('cancelled');
       return;
     }
@@ -190,34 +191,24 @@ class Call extends EventEmitter implements StreamCall {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
-    if (this.stream.destroyed) return;
     this.sendHeaders();
-    this.stream.once('wantTrailers', () => this.stream.sendTrailers(trailers));
-    this.stream.end();
+    this.stream.sendTrailers(trailers);
   }
 
   private sendHeaders(): void {
     if (this.headersSent) return;
     this.headersSent = true;
-    if (!this.stream.destroyed) this.stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    this.stream.respond(RESPONSE_HEADERS);
   }
 }
 
 export class GrpcServer {
   private readonly methods = new Map<string, Method>();
-  private readonly h2: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2Connection>();
   private readonly opts: GrpcServerOptions;
 
   constructor(opts: GrpcServerOptions) {
     this.opts = opts;
-    this.h2 = http2.createServer();
-    this.h2.on('session', (session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-      session.on('error', () => {});
-    });
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
   /** Serve a service: the definition gives each method's path, codecs and streaming, handlers the behaviour. */
@@ -234,26 +225,28 @@ export class GrpcServer {
 
   /** Take over a connection whose first bytes are the HTTP/2 client preface (already unshifted onto it). */
   handleConnection(socket: Duplex): void {
-    this.h2.emit('connection', socket);
+    const conn = new H2Connection(socket, { onStream: (stream) => this.onStream(stream) });
+    this.connections.add(conn);
+    conn.once('close', () => this.connections.delete(conn));
   }
 
   /** Close every connection (their calls are cancelled). */
   close(): void {
-    for (const s of this.sessions) s.destroy();
-    this.sessions.clear();
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => {});
+  private onStream(stream: H2Stream): void {
+    const headers = stream.headers;
     const path = headers[':path'] ?? '';
     const method = this.methods.get(path);
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415 }, { endStream: true });
+      stream.respond({ ':status': 415 }, true);
       return;
     }
     if (!method) {
-      stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(status(grpcCode.UNIMPLEMENTED, `unknown method ${path}`)) }, { endStream: true });
+      stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(status(grpcCode.UNIMPLEMENTED, `unknown method ${path}`)) }, true);
       return;
     }
     const call = new Call(stream, method, parseGrpcTimeout(headers['grpc-timeout']));
@@ -272,9 +265,7 @@ export class GrpcServer {
           for (const bytes of reader.push(chunk)) call.emit('data', decode(bytes));
         } catch (err) { call.fail(err as GrpcStatus); }
       });
-      // A client's cancel (RST_STREAM) also ends the readable side first, with 'aborted' right after: look
-      // one turn later so that a cancel is not taken for a half-close.
-      stream.once('end', () => setImmediate(() => { if (!call.destroyed && !stream.aborted) call.emit('end'); }));
+      stream.once('end', () => { if (!call.destroyed) call.emit('end'); });
       return;
     }
     // one request message, then the client half-closes

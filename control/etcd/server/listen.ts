@@ -6,12 +6,8 @@ import http from 'node:http';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import type { GrpcServer } from './grpc-server.ts';
-import { H2Preamble, EMPTY_SETTINGS } from './h2-authority.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const PREAMBLE_QUIET_MS = 50;
-const PREAMBLE_MAX_MS = 5000;
-const PREAMBLE_MAX_BYTES = 256 * 1024;
 
 export interface Listener { url: string; port: number; close(): Promise<void> }
 
@@ -56,43 +52,14 @@ export async function listenMux(url: string, grpcServer: GrpcServer, httpHandler
       const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (isH2 && head.length < H2_PREFACE.length) return; // need more bytes to decide
       socket.off('data', onData);
-      if (isH2) { readPreamble(socket, head); return; }
       socket.pause();
       socket.unshift(head);
-      // the http server drains what is buffered on the socket and resumes it
-      httpServer.emit('connection', socket);
+      // either server reads what is buffered on the socket first
+      if (isH2) grpcServer.handleConnection(socket);
+      else httpServer.emit('connection', socket);
       socket.resume();
     };
     socket.on('data', onData);
-  };
-  // gRPC: first fix etcdctl's ":authority: http://..." in the opening requests (h2-authority.ts), then hand
-  // the socket to the gRPC server's HTTP/2 session, which reads what is buffered and then reads natively
-  const readPreamble = (socket: net.Socket, head: Buffer) => {
-    const preamble = new H2Preamble();
-    let quietTimer: NodeJS.Timeout | undefined;
-    // a client that never acknowledges our SETTINGS is handed over as it is after a while
-    const deadline = setTimeout(() => handOver(), PREAMBLE_MAX_MS);
-    const handOver = () => {
-      clearTimeout(quietTimer);
-      clearTimeout(deadline);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      if (socket.destroyed) return;
-      socket.pause();
-      socket.unshift(preamble.bytes());
-      grpcServer.handleConnection(socket);
-    };
-    const onData = (chunk: Buffer) => {
-      preamble.push(chunk);
-      if (preamble.ready || preamble.size > PREAMBLE_MAX_BYTES) handOver();
-      // acknowledged but no request yet (a client that connects ahead of its calls): do not keep it waiting
-      else if (preamble.acknowledged && !quietTimer) quietTimer = setTimeout(handOver, PREAMBLE_QUIET_MS);
-    };
-    const onClose = () => { clearTimeout(quietTimer); clearTimeout(deadline); };
-    socket.on('close', onClose);
-    socket.on('data', onData);
-    socket.write(EMPTY_SETTINGS);
-    onData(head);
   };
   const server: net.Server = secure
     ? tls.createServer({ ...tlsOptions(tlsFiles!), noDelay: true } as tls.TlsOptions, (socket) => {

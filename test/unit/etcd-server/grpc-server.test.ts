@@ -120,12 +120,13 @@ t.test('server streaming: messages in order, then OK; an error after messages en
   t.equal(stopped.err?.details, 'stopped at 2');
 });
 
-t.test('bidirectional streaming: each message answered, the client half-close ends it, a client cancel reaches the handler', async (t) => {
+t.test('bidirectional streaming: each message answered, the client half-close ends it, a cancel reaches the handler', async (t) => {
   let cancels = 0;
   const client = await start(t, {
     Chat: (call: StreamCall) => {
-      call.on('data', (m: string) => call.write(`re: ${m}`));
-      call.on('end', () => call.end());
+      let hold = false; // 'hold': keep the call open after the client's half-close
+      call.on('data', (m: string) => { if (m === 'hold') hold = true; call.write(`re: ${m}`); });
+      call.on('end', () => { if (!hold) call.end(); });
       call.on('cancelled', () => { cancels++; });
     },
   });
@@ -142,7 +143,7 @@ t.test('bidirectional streaming: each message answered, the client half-close en
   const second = client.Chat();
   second.on('error', () => {});
   const first = new Promise((r) => second.once('data', r));
-  second.write('x');
+  second.write('hold');
   await first;
   second.cancel();
   for (let i = 0; i < 50 && cancels === 0; i++) await new Promise((r) => setTimeout(r, 10));
