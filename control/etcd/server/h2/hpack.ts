@@ -83,7 +83,7 @@ export function huffmanDecode(bytes: Uint8Array): string {
   }
   // padding: fewer than 8 bits, all ones (the start of EOS)
   if (len > 7 || code !== 2 ** len - 1) throw new HpackError('invalid Huffman padding');
-  return String.fromCharCode(...out);
+  return Buffer.from(out).toString('latin1');
 }
 
 /** Reads an HPACK integer with an n-bit prefix at buf[pos]; returns [value, next position]. */
