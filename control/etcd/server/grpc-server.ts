@@ -176,14 +176,12 @@ class Call extends EventEmitter implements StreamCall {
   fail(s: GrpcStatus): void {
     if (this.finished) return;
     const trailers = statusTrailers(s);
-    if (!this.headersSent) {
+    if (this.headersSent) this.finish(trailers);
+    else {
       this.finished = true;
       clearTimeout(this.deadline);
       this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, true);
-      this.emit('cancelled');
-      return;
     }
-    this.finish(trailers);
     this.emit('cancelled');
   }
 

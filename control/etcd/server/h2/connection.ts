@@ -11,11 +11,11 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const FRAME_HEADER = 9;
 const Type = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
-export const ErrorCode = {
+const ErrorCode = {
   NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, FLOW_CONTROL_ERROR: 3, STREAM_CLOSED: 5, FRAME_SIZE_ERROR: 6,
   REFUSED_STREAM: 7, CANCEL: 8, COMPRESSION_ERROR: 9,
 } as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const DEFAULT_WINDOW = 65_535;
 const MAX_WINDOW = 2 ** 31 - 1;
@@ -76,12 +76,6 @@ export class H2Stream extends EventEmitter {
   sendTrailers(trailers: Record<string, string | number>): void {
     if (this.closed) return;
     this.conn.sendTrailers(this, encodeHeaders(trailers));
-  }
-
-  /** Abandon the stream (RST_STREAM). */
-  reset(code: ErrorCode = ErrorCode.CANCEL): void {
-    if (this.closed) return;
-    this.conn.resetStream(this, code);
   }
 }
 
@@ -317,14 +311,6 @@ export class H2Connection extends EventEmitter {
     if (s.queued.length > 0) { s.queuedTrailers = block; return; }
     this.headerFrames(s.id, block, true);
     this.localEnd(s);
-  }
-
-  resetStream(s: H2Stream, code: ErrorCode): void {
-    this.frame(Type.RST_STREAM, 0, s.id, u32(code));
-    this.streams.delete(s.id);
-    this.blocked.delete(s);
-    s.closed = true;
-    s.emit('close');
   }
 
   /** Send as much of data as both windows allow; returns what is left. */
