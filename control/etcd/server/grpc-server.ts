@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { H2Connection } from './h2/connection.ts';
 import type { H2Stream } from './h2/connection.ts';
+import { encodeHeaders } from './h2/hpack.ts';
 import type * as grpc from '@grpc/grpc-js';
 import { grpcCode } from '../mvcc/errors.ts';
 
@@ -47,6 +48,9 @@ export interface GrpcServerOptions {
 
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
 const OK_TRAILERS = { 'grpc-status': '0' };
+// the two header blocks every call sends, encoded once
+const RESPONSE_HEADERS_BLOCK = encodeHeaders(RESPONSE_HEADERS);
+const OK_TRAILERS_BLOCK = encodeHeaders(OK_TRAILERS);
 const PREFIX_BYTES = 5;
 
 /** grpc-timeout: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano); ms or undefined. */
@@ -119,10 +123,11 @@ function statusTrailers(s: GrpcStatus): Record<string, string> {
   return code === grpcCode.OK ? OK_TRAILERS : { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(s.details ?? '') };
 }
 
+type Trailers = Record<string, string> | Buffer;
+
 /** One RPC on one HTTP/2 stream: framing, status, deadline and cancellation for every kind of method. */
 class Call extends EventEmitter implements StreamCall {
   request: unknown;
-  private headersSent = false;
   private finished = false;
   private deadline: NodeJS.Timeout | undefined;
   private readonly stream: H2Stream;
@@ -151,7 +156,7 @@ class Call extends EventEmitter implements StreamCall {
     return this.stream.write(frame);
   }
 
-  end(): void { this.finish(OK_TRAILERS); }
+  end(): void { this.finish(OK_TRAILERS_BLOCK); }
 
   destroy(err?: Error & GrpcStatus): void {
     this.fail(err ? { code: err.code ?? grpcCode.UNKNOWN, details: err.details ?? err.message } : status(grpcCode.CANCELLED, 'Cancelled'));
@@ -165,18 +170,16 @@ class Call extends EventEmitter implements StreamCall {
       this.fail(status(grpcCode.INTERNAL, `error serializing response: ${(err as Error).message}`));
       return;
     }
-    this.finished = true;
-    clearTimeout(this.deadline);
     this.sendHeaders();
     this.stream.write(frame);
-    this.stream.sendTrailers(OK_TRAILERS);
+    this.finish(OK_TRAILERS_BLOCK);
   }
 
   /** End with an error status; before any message it is a trailers-only response. */
   fail(s: GrpcStatus): void {
     if (this.finished) return;
     const trailers = statusTrailers(s);
-    if (this.headersSent) this.finish(trailers);
+    if (this.stream.headersSent) this.finish(trailers);
     else {
       this.finished = true;
       clearTimeout(this.deadline);
@@ -185,7 +188,7 @@ class Call extends EventEmitter implements StreamCall {
     this.emit('cancelled');
   }
 
-  private finish(trailers: Record<string, string>): void {
+  private finish(trailers: Trailers): void {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
@@ -194,9 +197,7 @@ class Call extends EventEmitter implements StreamCall {
   }
 
   private sendHeaders(): void {
-    if (this.headersSent) return;
-    this.headersSent = true;
-    this.stream.respond(RESPONSE_HEADERS);
+    this.stream.respond(RESPONSE_HEADERS_BLOCK);
   }
 }
 

@@ -6,8 +6,7 @@ import http from 'node:http';
 import tls from 'node:tls';
 import fs from 'node:fs';
 import type { GrpcServer } from './grpc-server.ts';
-
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+import { PREFACE as H2_PREFACE } from './h2/connection.ts';
 
 export interface Listener { url: string; port: number; close(): Promise<void> }
 

@@ -7,7 +7,8 @@ import type { Duplex } from 'node:stream';
 import { HpackDecoder, HpackError, encodeHeaders } from './hpack.ts';
 import type { HeaderList } from './hpack.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** What every HTTP/2 client sends first. */
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const FRAME_HEADER = 9;
 const Type = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
@@ -59,11 +60,11 @@ export class H2Stream extends EventEmitter {
     this.sendWindow = sendWindow;
   }
 
-  /** Response headers; endStream makes them the whole response (trailers-only). */
-  respond(headers: Record<string, string | number>, endStream = false): void {
+  /** Response headers (fields, or a block encodeHeaders made); endStream makes them the whole response. */
+  respond(headers: HeaderFields | Buffer, endStream = false): void {
     if (this.closed || this.headersSent) return;
     this.headersSent = true;
-    this.conn.sendHeaders(this, encodeHeaders(headers), endStream);
+    this.conn.sendHeaders(this, headerBlock(headers), endStream);
   }
 
   /** Queue DATA; false when it waits for the client's window. */
@@ -72,10 +73,10 @@ export class H2Stream extends EventEmitter {
     return this.conn.sendData(this, data);
   }
 
-  /** End the response with trailers (after any queued DATA). */
-  sendTrailers(trailers: Record<string, string | number>): void {
+  /** End the response with trailers (fields or a block; sent after any queued DATA). */
+  sendTrailers(trailers: HeaderFields | Buffer): void {
     if (this.closed) return;
-    this.conn.sendTrailers(this, encodeHeaders(trailers));
+    this.conn.sendTrailers(this, headerBlock(trailers));
   }
 }
 
@@ -405,6 +406,12 @@ export class H2Connection extends EventEmitter {
     if (total <= 64 * 1024) this.socket.write(Buffer.concat(bufs, total));
     else { this.socket.cork(); for (const b of bufs) this.socket.write(b); this.socket.uncork(); }
   }
+}
+
+type HeaderFields = Record<string, string | number>;
+
+function headerBlock(h: HeaderFields | Buffer): Buffer {
+  return Buffer.isBuffer(h) ? h : encodeHeaders(h);
 }
 
 function u32(v: number): Buffer {
