@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Store } from '../../../control/etcd/mvcc/store.ts';
 import { restoreSnapshot } from '../../../control/etcd/server/snapshot.ts';
+import { schedulingPolicy, threadsNamed } from '../../../control/etcd/server/cpu-sharing.ts';
 
 let cluster: Cluster | undefined;
 // a low snapshot count so that the restarts below recover from snapshot files plus the WAL tail
@@ -29,6 +30,16 @@ t.test('snapshot save: the pages hold our keyspace encoding, length-prefixed', a
   const store = new Store();
   restoreSnapshot(store, bytes.subarray(8, 8 + length));
   t.equal(store.range({ key: Buffer.from('/saved/key') }).kvs[0]?.value.toString(), 'saved value');
+});
+
+t.test("members run V8's helper threads under SCHED_IDLE (cpu-sharing.ts)", async (t) => {
+  const SCHED_IDLE = 5;
+  for (const proc of cluster!.procs.values()) {
+    const pid = proc!.pid!;
+    const helpers = threadsNamed('V8Worker', pid);
+    t.ok(helpers.length > 0, `member ${pid} has V8 helper threads`);
+    t.same(helpers.map((tid) => schedulingPolicy(tid, pid)), helpers.map(() => SCHED_IDLE));
+  }
 });
 
 // failure tests last: they kill and restart members
