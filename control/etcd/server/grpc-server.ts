@@ -125,6 +125,11 @@ function statusTrailers(s: GrpcStatus): Record<string, string> {
 
 type Trailers = Record<string, string> | Buffer;
 
+/** A response that is headers and status only: the answer to a call that fails before any message. */
+function respondTrailersOnly(stream: H2Stream, s: GrpcStatus): void {
+  stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(s) }, true);
+}
+
 /** One RPC on one HTTP/2 stream: framing, status, deadline and cancellation for every kind of method. */
 class Call extends EventEmitter implements StreamCall {
   request: unknown;
@@ -164,26 +169,21 @@ class Call extends EventEmitter implements StreamCall {
 
   /** The unary answer: headers, the message and the OK trailers in one go. */
   reply(message: unknown): void {
-    if (this.finished) return;
-    let frame: Buffer;
-    try { frame = frameMessage(this.method.encode(message)); } catch (err) {
+    try { this.write(message); } catch (err) {
       this.fail(status(grpcCode.INTERNAL, `error serializing response: ${(err as Error).message}`));
       return;
     }
-    this.sendHeaders();
-    this.stream.write(frame);
     this.finish(OK_TRAILERS_BLOCK);
   }
 
   /** End with an error status; before any message it is a trailers-only response. */
   fail(s: GrpcStatus): void {
     if (this.finished) return;
-    const trailers = statusTrailers(s);
-    if (this.stream.headersSent) this.finish(trailers);
+    if (this.stream.headersSent) this.finish(statusTrailers(s));
     else {
       this.finished = true;
       clearTimeout(this.deadline);
-      this.stream.respond({ ...RESPONSE_HEADERS, ...trailers }, true);
+      respondTrailersOnly(this.stream, s);
     }
     this.emit('cancelled');
   }
@@ -245,7 +245,7 @@ export class GrpcServer {
       return;
     }
     if (!method) {
-      stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(status(grpcCode.UNIMPLEMENTED, `unknown method ${path}`)) }, true);
+      respondTrailersOnly(stream, status(grpcCode.UNIMPLEMENTED, `unknown method ${path}`));
       return;
     }
     const call = new Call(stream, method, parseGrpcTimeout(headers['grpc-timeout']));
@@ -256,27 +256,24 @@ export class GrpcServer {
         throw status(grpcCode.INTERNAL, `error deserializing request: ${(err as Error).message}`);
       }
     };
-    if (method.requestStream) {
-      this.invoke(call, () => (method.handler as StreamHandler)(call));
-      stream.on('data', (chunk: Buffer) => {
-        if (call.destroyed) return;
-        try {
-          for (const bytes of reader.push(chunk)) call.emit('data', decode(bytes));
-        } catch (err) { call.fail(err as GrpcStatus); }
-      });
-      stream.once('end', () => { if (!call.destroyed) call.emit('end'); });
-      return;
-    }
-    // one request message, then the client half-closes
+    const onMessage = method.requestStream
+      ? (bytes: Buffer) => { call.emit('data', decode(bytes)); }
+      // one request message, then the client half-closes
+      : (bytes: Buffer) => {
+        if (++received > 1) throw status(grpcCode.UNIMPLEMENTED, `received a second request message for ${path}`);
+        call.request = decode(bytes);
+      };
     stream.on('data', (chunk: Buffer) => {
       if (call.destroyed) return;
       try {
-        for (const bytes of reader.push(chunk)) {
-          if (++received > 1) throw status(grpcCode.UNIMPLEMENTED, `received a second request message for ${path}`);
-          call.request = decode(bytes);
-        }
+        for (const bytes of reader.push(chunk)) onMessage(bytes);
       } catch (err) { call.fail(err as GrpcStatus); }
     });
+    if (method.requestStream) {
+      this.invoke(call, () => (method.handler as StreamHandler)(call));
+      stream.once('end', () => { if (!call.destroyed) call.emit('end'); });
+      return;
+    }
     stream.once('end', () => {
       if (call.destroyed) return;
       if (received !== 1 || reader.partial > 0) {
