@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { startEtcd } from './server/index.ts';
 import { shareCpusWithTheHost } from './server/cpu-sharing.ts';
+import { growHeapInLargerSteps } from './server/heap-growth.ts';
 import type { EtcdConfig } from './server/index.ts';
 
 function positive(v: string, flag: string): number {
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
     if (levels.indexOf(level) < min) return;
     process.stderr.write(`${JSON.stringify({ level, ts: new Date().toISOString(), caller: 'etcd', msg })}\n`);
   };
+  growHeapInLargerSteps();
   for (const problem of shareCpusWithTheHost()) cfg.log('warn', `V8 helper threads keep their scheduling policy: ${problem}`);
   const etcd = await startEtcd(cfg);
   const stop = async () => { await etcd.stop(); process.exit(0); };
