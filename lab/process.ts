@@ -4,12 +4,19 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { LabProcess } from './state.ts';
 
+/**
+ * The fields of a /proc stat file (a process's or a thread's) from field 3 on: field n is at index n - 3.
+ * The command name (field 2) may hold spaces and parentheses, so the split starts after its closing one.
+ */
+export function statFields(statPath: string): string[] {
+  const stat = readFileSync(statPath, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), or undefined when there is no such process. */
 export function processStartTime(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: split after its closing one.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rest = statFields(`/proc/${pid}/stat`);
     if (rest[0] === 'Z') return undefined; // a zombie has exited
     return rest[19];
   } catch {

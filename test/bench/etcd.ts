@@ -9,12 +9,12 @@
 // `--only=kts` (or `--only=etcd`) runs one side only, for profiling; no ratio is printed then.
 // `--rounds=N` repeats the whole comparison N times (fresh clusters each time, the two systems alternating) and
 // adds the median of each load's ratios: single runs on this shared 2-core machine vary by several percent.
-import fs from 'node:fs';
 import os from 'node:os';
 import { startCluster } from '../integration/store/fixtures/clusters.ts';
 import type { Cluster } from '../integration/store/fixtures/clusters.ts';
 import { etcdctl } from '../integration/store/fixtures/suite.ts';
 import { leaderName } from '../integration/store/fixtures/durability.ts';
+import { statFields } from '../../lab/process.ts';
 
 interface Result {
   load: string; kind: string; writesPerSec: number; slowest: number; stddev: number; pass: boolean; raw: string;
@@ -29,9 +29,8 @@ interface Result {
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN once it is gone. */
 function cpuSeconds(pid: number | undefined): number {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    const f = statFields(`/proc/${pid}/stat`);
+    return (Number(f[14 - 3]) + Number(f[15 - 3])) / CLOCK_TICKS; // utime, stime
   } catch {
     return NaN;
   }

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import v8 from 'node:v8';
+import { statFields } from '../../../lab/process.ts';
 
 /** Thread ids of a process whose name (comm) is `name`. */
 export function threadsNamed(name: string, pid: number | 'self' = 'self'): number[] {
@@ -23,8 +24,7 @@ export function threadsNamed(name: string, pid: number | 'self' = 'self'): numbe
 
 /** A thread's scheduling policy (0 SCHED_OTHER, 3 SCHED_BATCH, 5 SCHED_IDLE): field 41 of its stat. */
 export function schedulingPolicy(tid: number, pid: number | 'self' = 'self'): number {
-  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  return Number(statFields(`/proc/${pid}/task/${tid}/stat`)[41 - 3]);
 }
 
 /**
